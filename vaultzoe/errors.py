@@ -1,0 +1,59 @@
+"""The one exception hierarchy. Every message names the fix."""
+
+from __future__ import annotations
+
+
+class VaultzoeError(Exception):
+    """Base of every error vaultzoe raises on purpose."""
+
+
+class VaultError(VaultzoeError):
+    """The vault cannot be read or a path does not belong to it."""
+
+
+class PathOutsideVault(VaultError):
+    """A path or link points outside the vault."""
+
+
+class WriteConflict(VaultError):
+    """A note changed on disk between our read and our write."""
+
+
+class SettingsError(VaultzoeError):
+    """Zoe/Zoe.md, a repo note or an agent note holds a value we cannot use."""
+
+
+class TaskBlocked(VaultzoeError):
+    """The human must fix something before this task can go on; the message says what."""
+
+
+class WorkspaceError(VaultzoeError):
+    """git could not create, update or remove a branch or worktree."""
+
+
+class RunnerError(VaultzoeError):
+    """An agent process could not be started or controlled."""
+
+
+class AgentNotFound(TaskBlocked):
+    """An agent's executable is not installed."""
+
+
+class ForgeError(VaultzoeError):
+    """Pushing, opening a PR or reading CI failed."""
+
+
+class PushRejected(ForgeError):
+    """The remote refused the branch."""
+
+
+class PlannerError(VaultzoeError):
+    """The planner could not produce a plan (the caller may fall back)."""
+
+
+class NotifyError(VaultzoeError):
+    """A notification channel failed."""
+
+
+class AlreadyRunning(VaultzoeError):
+    """Another vaultzoe already works on this vault."""
