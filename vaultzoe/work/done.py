@@ -1,0 +1,292 @@
+"""Definition of done: what a forge observed about a branch and its PR -> one CheckItem per item, plus evidence.
+
+Pure: the forges gather the facts (GitHub API, local git); this module judges them. Items follow the repo
+note's `done:` list, plus `screenshots` for tasks tagged ui.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from ..protocols import CheckItem, Review
+
+KNOWN_ITEMS = ("commits", "pr", "synced", "checks", "review", "screenshots")
+
+# A completed check run with one of these conclusions is red; success, neutral and skipped are not.
+FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "cancelled", "action_required", "startup_failure", "stale"})
+FAILED_STATUSES = frozenset({"failure", "error"})
+# mergeable_state values that mean the branch must take in its base before it can merge.
+UNSYNCED_STATES = {"behind": "behind", "dirty": "conflicting with"}
+
+CHECK_OUTPUT_LIMIT = 4_000
+EVIDENCE_LIMIT = 16_000
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]+[^)]*\)|!\[[^\]]*\]\[[^\]]*\]|<img\s", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CheckRunFact:
+    """One check run on the head commit (GitHub Checks API)."""
+
+    name: str
+    status: str                        # queued | in_progress | completed
+    conclusion: str | None = None      # success | failure | neutral | cancelled | skipped | timed_out | ...
+    summary: str = ""
+    text: str = ""
+    annotations: tuple[str, ...] = ()  # "path:line: [level] message"
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class StatusFact:
+    """One commit status (the older Status API: one per context)."""
+
+    context: str
+    state: str                         # success | failure | error | pending
+    description: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewFact:
+    """One submitted review, in the order GitHub lists them (oldest first)."""
+
+    author: str
+    state: str                         # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED
+    body: str = ""
+    commit: str = ""                   # the head commit the review was made on
+    human: bool = True                 # False for bots and vaultzoe's own AI review
+    comments: tuple[str, ...] = ()     # its inline comments, "path:line: body"
+
+
+@dataclass(frozen=True)
+class PullFacts:
+    number: int
+    url: str
+    state: str                         # open | closed
+    merged: bool
+    head_sha: str
+    commits: int = 0
+    draft: bool = False
+    mergeable_state: str | None = None  # clean | behind | dirty | blocked | unstable | unknown | draft | None
+    has_image: bool = False            # the body or a comment holds an image
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything a forge observed for one task; None or empty means not observed (yet)."""
+
+    branch: str
+    base: str
+    new_commits: tuple[str, ...] | None = None   # from the worktree (submit); None: use the PR's count
+    pull: PullFacts | None = None
+    check_runs: tuple[CheckRunFact, ...] = ()
+    statuses: tuple[StatusFact, ...] = ()
+    checks_grace: bool = False         # the head is new: CI may not have reported yet
+    reviews: tuple[ReviewFact, ...] = ()
+    ai_review: Review | None = None    # None: no AI review (yet)
+    ai_review_waiting: str = ""        # why the AI review has not run yet ("" with ai_review None: no reviewer)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    checks: tuple[CheckItem, ...]
+    evidence: str = ""                 # what failed, for the next prompt
+    feedback: str = ""                 # human review comments, for the next prompt
+    needs_sync: bool = False
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    item: CheckItem
+    evidence: str = ""
+    feedback: str = ""
+    needs_sync: bool = False
+
+
+def done_items(done: Sequence[str], ui: bool) -> tuple[str, ...]:
+    """The repo's items in order, de-duplicated; `screenshots` only for ui tasks, appended when not listed."""
+    items: list[str] = []
+    for raw in done:
+        name = raw.strip().lower()
+        if name and name not in items and (ui or name != "screenshots"):
+            items.append(name)
+    if ui and "screenshots" not in items:
+        items.append("screenshots")
+    return tuple(items)
+
+
+def evaluate(done: Sequence[str], ui: bool, facts: Facts) -> Judgement:
+    """Judge every definition-of-done item against the facts."""
+    outcomes = [judge(name, facts) for name in done_items(done, ui)]
+    return Judgement(
+        checks=tuple(o.item for o in outcomes),
+        evidence=_clip(_join(o.evidence for o in outcomes), EVIDENCE_LIMIT),
+        feedback=_clip(_join(o.feedback for o in outcomes), EVIDENCE_LIMIT),
+        needs_sync=any(o.needs_sync for o in outcomes),
+    )
+
+
+def judge(name: str, facts: Facts) -> _Outcome:
+    """One item; an unknown name is shown as skipped with the names that exist."""
+    judge_fn = _JUDGES.get(name)
+    if judge_fn is None:
+        return _Outcome(CheckItem(name, "skipped", f"unknown item: use {', '.join(KNOWN_ITEMS)} in the repo note's done:"))
+    return judge_fn(facts)
+
+
+def has_image(text: str) -> bool:
+    """A markdown image (inline or reference) or an HTML <img> tag."""
+    return bool(_IMAGE.search(text or ""))
+
+
+# ---------------------------------------------------------------- the items
+
+
+def _commits(facts: Facts) -> _Outcome:
+    count = len(facts.new_commits) if facts.new_commits is not None else (facts.pull.commits if facts.pull else 0)
+    if count:
+        return _Outcome(CheckItem("commits", "pass", f"{count} new"))
+    return _Outcome(CheckItem("commits", "fail", f"no new commits on {facts.branch}"),
+                    evidence=f"The attempt left no new commits on branch {facts.branch}: "
+                             f"commit the changes (git add, git commit) before finishing.")
+
+
+def _pr(facts: Facts) -> _Outcome:
+    pull = facts.pull
+    if pull is None:
+        return _Outcome(CheckItem("pr", "fail", f"no pull request for {facts.branch}"),
+                        evidence=f"No pull request exists for branch {facts.branch}.")
+    if pull.merged:
+        return _Outcome(CheckItem("pr", "pass", f"#{pull.number} merged"))
+    if pull.state != "open":
+        return _Outcome(CheckItem("pr", "fail", f"#{pull.number} closed without merge"),
+                        evidence=f"Pull request #{pull.number} was closed without being merged.")
+    return _Outcome(CheckItem("pr", "pass", f"#{pull.number} open" + (" (draft)" if pull.draft else "")))
+
+
+def _synced(facts: Facts) -> _Outcome:
+    pull = facts.pull
+    if pull is None:
+        return _Outcome(CheckItem("synced", "pending", "no pull request yet"))
+    if pull.merged:
+        return _Outcome(CheckItem("synced", "pass", "merged"))
+    state = (pull.mergeable_state or "unknown").lower()
+    if state in UNSYNCED_STATES:
+        relation = UNSYNCED_STATES[state]
+        return _Outcome(CheckItem("synced", "fail", f"{relation} {facts.base}"), needs_sync=True,
+                        evidence=f"Branch {facts.branch} is {relation} {facts.base}: merge (or rebase onto) the latest "
+                                 f"origin/{facts.base}, resolve any conflicts, re-run the tests, and push.")
+    if state == "unknown":
+        return _Outcome(CheckItem("synced", "pending", "GitHub is still computing mergeability"))
+    return _Outcome(CheckItem("synced", "pass", state))
+
+
+def _checks(facts: Facts) -> _Outcome:
+    failing_runs = [r for r in facts.check_runs if r.status == "completed" and r.conclusion in FAILED_CONCLUSIONS]
+    failing_statuses = [s for s in facts.statuses if s.state in FAILED_STATUSES]
+    if failing_runs or failing_statuses:
+        names = [r.name for r in failing_runs] + [s.context for s in failing_statuses]
+        evidence = _join([_run_evidence(r) for r in failing_runs] + [_status_evidence(s) for s in failing_statuses])
+        return _Outcome(CheckItem("checks", "fail", f"{len(names)} failing: {', '.join(names)}"),
+                        evidence=f"CI failed on {facts.branch}:\n\n{evidence}")
+    running = [r.name for r in facts.check_runs if r.status != "completed"]
+    running += [s.context for s in facts.statuses if s.state == "pending"]
+    if running:
+        return _Outcome(CheckItem("checks", "pending", f"{len(running)} running: {', '.join(running)}"))
+    total = len(facts.check_runs) + len(facts.statuses)
+    if total:
+        return _Outcome(CheckItem("checks", "pass", f"{total} passed"))
+    if facts.checks_grace:
+        return _Outcome(CheckItem("checks", "pending", "waiting for CI to report"))
+    return _Outcome(CheckItem("checks", "skipped", "no CI checks reported"))
+
+
+def _review(facts: Facts) -> _Outcome:
+    head = facts.pull.head_sha if facts.pull else ""
+    latest = _latest_human_reviews(facts.reviews)
+    blocking = [r for r in latest if r.state == "CHANGES_REQUESTED" and (not r.commit or r.commit == head)]
+    if blocking:
+        who = ", ".join(r.author for r in blocking)
+        return _Outcome(CheckItem("review", "fail", f"changes requested by {who}"),
+                        feedback=_join(_review_feedback(r) for r in blocking))
+    approved = [r.author for r in latest if r.state == "APPROVED" and (not r.commit or r.commit == head)]
+    if approved:
+        return _Outcome(CheckItem("review", "pass", f"approved by {', '.join(approved)}"))
+    return _ai_review(facts, stale=[r.author for r in latest if r.state == "CHANGES_REQUESTED"])
+
+
+def _ai_review(facts: Facts, stale: list[str]) -> _Outcome:
+    review = facts.ai_review
+    note = f"; changes requested by {', '.join(stale)} on an earlier commit await their re-review" if stale else ""
+    if review is not None and review.verdict == "block":
+        findings = "\n".join(f"- {f}" for f in review.findings)
+        return _Outcome(CheckItem("review", "fail", f"AI review blocked: {len(review.findings)} finding(s)"),
+                        evidence=_join([f"The AI review blocked the change: {review.summary}", findings]))
+    if review is None and facts.ai_review_waiting:
+        return _Outcome(CheckItem("review", "pending", facts.ai_review_waiting))
+    if review is not None and review.verdict == "pass":
+        return _Outcome(CheckItem("review", "pass", "AI review passed" + note))
+    reason = f"AI review skipped: {review.summary}" if review is not None else "no AI reviewer"
+    return _Outcome(CheckItem("review", "skipped", _first_line(reason) + note))
+
+
+def _screenshots(facts: Facts) -> _Outcome:
+    if facts.pull is not None and facts.pull.has_image:
+        return _Outcome(CheckItem("screenshots", "pass", "image in the PR"))
+    return _Outcome(CheckItem("screenshots", "fail", "no screenshot in the PR"),
+                    evidence="This task changes the UI: attach screenshots of the change to the pull request, as a "
+                             "markdown image ![what it shows](url) in the PR description or a PR comment.")
+
+
+_JUDGES: dict[str, Callable[[Facts], _Outcome]] = {
+    "commits": _commits, "pr": _pr, "synced": _synced, "checks": _checks,
+    "review": _review, "screenshots": _screenshots,
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _latest_human_reviews(reviews: Sequence[ReviewFact]) -> list[ReviewFact]:
+    """Each human's standing review; a comment-only review does not change where they stand."""
+    latest: dict[str, ReviewFact] = {}
+    for review in reviews:
+        if review.human and review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            latest[review.author] = review
+    return [r for r in latest.values() if r.state != "DISMISSED"]
+
+
+def _review_feedback(review: ReviewFact) -> str:
+    comments = "\n".join(f"- {c}" for c in review.comments)
+    return _join([f"{review.author} requested changes:", review.body.strip(), comments])
+
+
+def _run_evidence(run: CheckRunFact) -> str:
+    annotations = "\n".join(run.annotations)
+    parts = [f"Check {run.name!r}: {run.conclusion}", run.summary.strip(), run.text.strip(),
+             f"Annotations:\n{annotations}" if annotations else "", f"Details: {run.url}" if run.url else ""]
+    return _clip(_join(parts), CHECK_OUTPUT_LIMIT)
+
+
+def _status_evidence(status: StatusFact) -> str:
+    return _join([f"Status {status.context!r}: {status.state}", status.description.strip(),
+                  f"Details: {status.url}" if status.url else ""])
+
+
+def _join(parts) -> str:
+    return "\n\n".join(p for p in parts if p)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _clip(text: str, limit: int) -> str:
+    """Keep the head and the tail (errors sit at either end of CI output)."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 40) // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
