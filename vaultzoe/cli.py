@@ -1,0 +1,208 @@
+"""The command line: thin commands over library functions. Errors become one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import PathOutsideVault, VaultError, VaultzoeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="vaultzoe: coding agents driven from an Obsidian vault.")
+
+
+def _vault(path: Path) -> Path:
+    root = path.expanduser()
+    if not root.is_dir():
+        raise VaultError(f"No vault at {root}: pass the folder Obsidian opens (run `vaultzoe init {root}` to create one)")
+    return root.resolve()
+
+
+def _inside(root: Path, rel: str) -> str:
+    candidate = (root / rel).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise PathOutsideVault(f"{rel} is outside the vault {root}: give a path relative to the vault")
+    return candidate.relative_to(root).as_posix()
+
+
+@app.command()
+def index(vault: Path, json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Build or refresh the index and its cache."""
+    from .vault.index import VaultIndex
+    root = _vault(vault)
+    started = time.perf_counter()
+    idx = VaultIndex.open(root)
+    idx.save()
+    stats = dict(idx.stats())
+    stats["seconds"] = round(time.perf_counter() - started, 4)
+    if json_out:
+        typer.echo(json.dumps({k: stats[k] for k in ("notes", "links", "unresolved", "tags", "tasks", "seconds")}))
+        return
+    typer.echo(f"{stats['notes']} notes, {stats['links']} links ({stats['unresolved']} unresolved), "
+               f"{stats['tags']} tags, {stats['tasks']} tasks in {stats['seconds']:.2f} s")
+    for conflict in idx.conflicts():
+        typer.echo(f"sync conflict copy (not treated as a task): {conflict}")
+
+
+@app.command()
+def note(vault: Path, paths: List[str], json_out: bool = typer.Option(False, "--json", help="One JSON object per line.")) -> None:
+    """Show how vaultzoe reads notes: frontmatter, tags, links (resolved), headings, task or not."""
+    from .vault.index import VaultIndex
+    root = _vault(vault)
+    idx = VaultIndex.open(root)
+    failed = False
+    for raw in paths:
+        rel = _inside(root, raw)
+        parsed = idx.note(rel)
+        if parsed is None:
+            typer.echo(f"No note {rel} in the vault {root} (a markdown file, path relative to the vault)", err=True)
+            failed = True
+            continue
+        record = note_record(idx, parsed)
+        typer.echo(json.dumps(record, ensure_ascii=False, default=str) if json_out else _describe(record))
+    if failed:
+        raise typer.Exit(1)
+
+
+def note_record(idx, parsed) -> dict:
+    links = [{"link": ln.link, "display": ln.display, "original": ln.original, "embed": ln.embed, "key": ln.key,
+              "resolved": idx.resolve(ln.target, parsed.path) if ln.target else parsed.path}
+             for ln in parsed.links]
+    return {"path": parsed.path, "frontmatter": parsed.frontmatter, "tags": list(parsed.tags), "links": links,
+            "headings": [{"heading": h.text, "level": h.level} for h in parsed.headings],
+            "is_task": parsed.is_task, "warnings": list(parsed.warnings)}
+
+
+def _describe(record: dict) -> str:
+    lines = [record["path"] + ("  [task]" if record["is_task"] else "")]
+    lines.append("  tags: " + " ".join(record["tags"]))
+    for ln in record["links"]:
+        lines.append(f"  {'embed' if ln['embed'] else 'link'} {ln['original']} -> {ln['resolved'] or 'unresolved'}")
+    lines += [f"  warning: {w}" for w in record["warnings"]]
+    return "\n".join(lines)
+
+
+@app.command()
+def init(vault: Path) -> None:
+    """Copy the vaultzoe template into a vault (creating it); existing files are never overwritten."""
+    from .scaffold import init_vault
+    root = vault.expanduser()
+    created = init_vault(root)
+    typer.echo(f"{len(created)} files created in {root}" if created else f"{root} already has every template file")
+    for rel in created:
+        typer.echo(f"  + {rel}")
+
+
+def _flags(max_agents, max_attempts, planner, forge) -> dict:
+    return {"max_agents": max_agents, "max_attempts": max_attempts, "planner": planner, "forge": forge}
+
+
+@app.command()
+def run(vault: Path,
+        once: bool = typer.Option(False, "--once", help="One pass, then exit."),
+        until_idle: bool = typer.Option(False, "--until-idle", help="Passes until nothing is queued, running or checking."),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds (--until-idle)."),
+        max_agents: Optional[int] = typer.Option(None, "--max-agents"),
+        max_attempts: Optional[int] = typer.Option(None, "--max-attempts"),
+        planner: Optional[str] = typer.Option(None, "--planner", help="auto | claude | template"),
+        forge: Optional[str] = typer.Option(None, "--forge", help="auto | github | local"),
+        ) -> None:
+    """Reconcile the vault: one pass (--once) or until idle (--until-idle)."""
+    from .daemon import open_orchestrator, run_until_idle, vault_lock
+    root = _vault(vault)
+    with vault_lock(root):
+        orch = open_orchestrator(root, _flags(max_agents, max_attempts, planner, forge))
+        if once or not until_idle:
+            result = orch.reconcile()
+            _print_pass(result)
+            return
+        outcome = run_until_idle(orch, timeout=timeout)
+        _print_pass(outcome.last)
+        if not outcome.idle:
+            typer.echo(f"Not idle after {outcome.seconds:.0f} s (--timeout {timeout:g}); agents keep running.", err=True)
+            raise typer.Exit(3)
+
+
+def _print_pass(result) -> None:
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items())) or "no tasks"
+    typer.echo(f"tasks: {summary}")
+    if result.config_error:
+        typer.echo(f"settings: {result.config_error}", err=True)
+    for error in result.errors:
+        typer.echo(f"error: {error}", err=True)
+
+
+@app.command()
+def watch(vault: Path,
+          max_agents: Optional[int] = typer.Option(None, "--max-agents"),
+          planner: Optional[str] = typer.Option(None, "--planner"),
+          forge: Optional[str] = typer.Option(None, "--forge")) -> None:
+    """Run as a daemon: react to edits in the vault; Ctrl-C stops vaultzoe and leaves running agents alone."""
+    from .daemon import open_orchestrator, vault_lock, watch as watch_loop
+    root = _vault(vault)
+    with vault_lock(root):
+        orch = open_orchestrator(root, _flags(max_agents, None, planner, forge))
+        typer.echo(f"watching {root} (Ctrl-C to stop; running agents keep running and are picked up next time)")
+        try:
+            watch_loop(orch)
+        except KeyboardInterrupt:
+            typer.echo("stopped")
+
+
+@app.command()
+def status(vault: Path) -> None:
+    """Show the task registry in the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+    from .tasks.state import StateStore
+    root = _vault(vault)
+    table = Table("Task", "Status", "Repo", "Agent", "Attempt", "Branch", "PR", "Checks", "Updated", "Note")
+    states = sorted(StateStore(root).load_all().values(), key=lambda s: s.updated, reverse=True)
+    for s in states:
+        checks = " ".join(f"{n}:{st}" for n, st, _ in s.checks)
+        agent = s.current.agent if s.current else ""
+        table.add_row(s.title, s.status.value, s.repo, agent, str(len(s.attempts)), s.branch, s.pr_url or "", checks,
+                      s.updated, s.waiting or s.reason)
+    Console().print(table if states else "No tasks yet: set `status: queued` in a task note and run `vaultzoe run`.")
+
+
+@app.command()
+def doctor(vault: Path) -> None:
+    """Check what vaultzoe needs: agent CLIs, keys (never their values), repo notes, settings."""
+    import os
+    from .doctor import diagnose
+    root = _vault(vault)
+    findings = diagnose(root, os.environ)
+    for finding in findings:
+        typer.echo(f"{finding.level:5} {finding.message}")
+    if any(f.level == "block" for f in findings):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(directory: Optional[Path] = typer.Option(None, "--dir", help="Where to build the demo (default: a new temp dir)."),
+         timeout: float = typer.Option(120, "--timeout")) -> None:
+    """Run the offline demo: a task fails its checks, is retried with the evidence, and lands in review."""
+    from .demo import run_demo
+    ok = run_demo(directory, timeout=timeout, echo=typer.echo)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except VaultzoeError as exc:
+        typer.echo(f"vaultzoe: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

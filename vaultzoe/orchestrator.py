@@ -1,0 +1,606 @@
+"""The reconcile loop: the only place that sequences the parts.
+
+Each pass reads the desired state (task notes), observes the actual state (agent processes, branches,
+PRs, checks), asks the pure `decide` what to do, does it, and writes the result back into the vault.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Mapping
+
+from . import config as vconfig
+from .brain import context as ctx
+from .brain import learnings
+from .errors import TaskBlocked, VaultzoeError
+from .protocols import (Agent, AgentReport, AttemptEvidence, Forge, ForgeJob, ForgeReport, Notifier, Plan,
+                        Planner, PlanRequest, Runner, RunSpec, RunState)
+from .settings import LEARNINGS_DIR, STATE_DIR, AgentConfig, RepoConfig, Settings
+from .tasks import decide as d
+from .tasks.brief import brief, fingerprint, steer_message, title_of
+from .tasks.journal import AttemptRecord, Journal, attempt_note_path, one_line, registry_row
+from .tasks.model import ACTIVE, Attempt, Status, TaskState, branch_name, priority_rank
+from .tasks.state import StateStore
+from .vault.index import VaultIndex
+from .vault.note import Note
+from .vault.store import VaultStore
+from .work.workspace import Workspace
+
+log = logging.getLogger("vaultzoe")
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass
+class Parts:
+    """The orchestrator's collaborators, handed in (real ones from `Parts.real`, fakes in tests)."""
+
+    runner: Runner
+    workspace: Workspace
+    make_planner: Callable[[Settings], Planner]
+    make_forge: Callable[[Settings, RepoConfig], Forge]
+    make_notifier: Callable[[Settings], Notifier]
+    make_agent: Callable[[AgentConfig], Agent]
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    now: Callable[[], datetime] = _now
+    free_memory_gb: Callable[[], float] = lambda: _available_memory_gb()
+
+    @classmethod
+    def real(cls, vault_root: Path, environ: Mapping[str, str] | None = None) -> "Parts":
+        from .brain.planner import make_planner
+        from .work.agents import make_agent
+        from .work.forge import make_forge
+        from .work.notify import make_notifier
+        from .work.runners import ProcessRunner
+        env = dict(os.environ if environ is None else environ)
+        workspace = Workspace(worktrees_root(vault_root, env))
+        return cls(
+            runner=ProcessRunner(), workspace=workspace,
+            make_planner=lambda s: make_planner(s, env),
+            make_forge=lambda s, repo: make_forge(s, repo, env, workspace),
+            make_notifier=make_notifier, make_agent=make_agent, environ=env,
+        )
+
+
+def _available_memory_gb() -> float:
+    import psutil
+    return psutil.virtual_memory().available / 2**30
+
+
+def worktrees_root(vault_root: Path, environ: Mapping[str, str]) -> Path:
+    """Worktrees live outside the vault (a synced folder) and outside the repos: the user's cache dir."""
+    explicit = environ.get("VAULTZOE_WORKTREES")
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "vaultzoe" / "worktrees"
+
+
+@dataclass(frozen=True)
+class PassResult:
+    counts: Mapping[str, int]
+    errors: tuple[str, ...] = ()
+    config_error: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        return any(self.counts.get(s.value, 0) for s in (Status.QUEUED, Status.RUNNING, Status.CHECKING))
+
+
+@dataclass
+class _Live:
+    """Per-pass working set for one task."""
+
+    note: Note | None
+    state: TaskState
+
+
+class Orchestrator:
+    """Hands each task to `decide` every pass and carries out the actions."""
+
+    def __init__(self, root: Path, parts: Parts, flags: Mapping[str, object] | None = None,
+                 index: VaultIndex | None = None):
+        self.root = Path(root)
+        self.parts = parts
+        self.flags = dict(flags or {})
+        self.index = index or VaultIndex.open(self.root)
+        self.store = VaultStore(self.root)
+        self.journal = Journal(self.store)
+        self.states = StateStore(self.root)
+        self._last_forge_look: dict[str, float] = {}
+
+    # ------------------------------------------------------------ the pass
+
+    def reconcile(self, dirty: set[str] | None = None, rescan: bool = True) -> PassResult:
+        """One level-triggered pass over every task."""
+        self._refresh_index(dirty, rescan)
+        self.config = vconfig.load_config(self.index, self.parts.environ, self.flags)
+        self.settings = self.config.settings
+        states = self.states.load_all()
+        live = self._adopt_notes(states)
+        errors: list[str] = []
+        running = sum(1 for t in live.values() if t.state.status == Status.RUNNING)
+        for task in sorted(live.values(), key=_pass_order):
+            errors += self._step_guarded(task, live)
+        self._write_registry(live)
+        self.index.save()
+        counts: dict[str, int] = {}
+        for task in live.values():
+            counts[task.state.status.value] = counts.get(task.state.status.value, 0) + 1
+        return PassResult(counts, tuple(errors), self.config.settings_error)
+
+    def _refresh_index(self, dirty: set[str] | None, rescan: bool) -> None:
+        if rescan or dirty is None:
+            self.index.refresh()
+            return
+        for path in dirty:
+            self.index.update(path)
+
+    def _step_guarded(self, task: _Live, live: dict[str, _Live]) -> list[str]:
+        """The one broad catch: a task's failure is recorded in its note and the others go on."""
+        try:
+            self._step(task, live)
+            return []
+        except Exception as exc:  # noqa: BLE001 - recorded in the vault, loop carries on
+            log.exception("task %s failed this pass", task.state.id)
+            reason = f"vaultzoe hit an error: {type(exc).__name__}: {exc}"
+            if isinstance(exc, VaultzoeError):
+                reason = str(exc)
+            self._set_status(task, Status.BLOCKED, reason)
+            self._save(task)
+            return [f"{task.state.path}: {reason}"]
+
+    def _step(self, task: _Live, live: dict[str, _Live]) -> None:
+        for _ in range(3):   # a retry turns a task `queued`; it may start again in the same pass
+            before = task.state
+            obs = self._observe(task, live)
+            actions = d.decide(task.state, obs)
+            for action in actions:
+                self._do(action, task, obs)
+            self._save(task)
+            if task.state.status != Status.QUEUED or task.state == before or not actions:
+                return
+
+    # ------------------------------------------------------------ notes -> states
+
+    def _adopt_notes(self, states: dict[str, TaskState]) -> dict[str, _Live]:
+        """Pair each task note with its memory; give newly queued notes an id; notice notes that went away."""
+        live: dict[str, _Live] = {}
+        seen_ids: set[str] = set()
+        for note in sorted(self.index.tasks(), key=lambda n: n.path):
+            task_id = str(note.frontmatter.get("id") or "").strip()
+            status = Status.parse(note.frontmatter.get("status"))
+            if task_id and task_id in seen_ids:
+                task_id = ""          # a copied note: it is a new task
+            if not task_id or task_id not in states:
+                if status != Status.QUEUED:
+                    live[f"draft:{note.path}"] = _Live(note, TaskState(id="", status=status or Status.DRAFT,
+                                                                       path=note.path, title=title_of(note)))
+                    continue
+                task_id = task_id or self._new_id(states)
+                states[task_id] = TaskState(id=task_id, status=Status.QUEUED, path=note.path, title=title_of(note),
+                                            queued_at=stamp(self.parts.now()), updated=stamp(self.parts.now()))
+            seen_ids.add(task_id)
+            state = replace(states[task_id], path=note.path, title=title_of(note))
+            live[task_id] = _Live(note, state)
+        for task_id, state in states.items():
+            if task_id not in live and state.status not in (Status.DONE, Status.CANCELLED, Status.FAILED):
+                live[task_id] = _Live(None, state)
+        return live
+
+    def _new_id(self, states: Mapping[str, TaskState]) -> str:
+        while True:
+            candidate = secrets.token_hex(3)
+            if candidate not in states:
+                return candidate
+
+    # ------------------------------------------------------------ observe
+
+    def _observe(self, task: _Live, live: dict[str, _Live]) -> d.Observation:
+        state = task.state
+        if not state.id:
+            return d.Observation(note_status=state.status, max_attempts=self.settings.max_attempts)
+        note_status = Status.parse(task.note.frontmatter.get("status")) if task.note else None
+        run = self._poll_run(state)
+        judgement = self._judge(task, run)
+        problem = self._problem(task) if state.status == Status.QUEUED or note_status == Status.QUEUED else None
+        room = self._room(task, live) if not problem else None
+        return d.Observation(
+            note_status=note_status, max_attempts=self.settings.max_attempts, run=run, judgement=judgement,
+            problem=problem, room=room, steer=self._new_steer(task, run), note_missing=task.note is None,
+        )
+
+    def _poll_run(self, state: TaskState) -> RunState | None:
+        current = state.current
+        if current is None or current.outcome != "running":
+            return None
+        run_dir = Path(current.run_dir)
+        if not run_dir.is_dir():
+            return None
+        self.parts.runner.enforce_timeout(run_dir)
+        return self.parts.runner.poll(run_dir)
+
+    def _problem(self, task: _Live) -> str | None:
+        """What the human must fix before this task can start (None when nothing)."""
+        if self.config.settings_error:
+            return self.config.settings_error
+        try:
+            repo = vconfig.repo_for(self.config, self.index, task.note)
+            self._agent_for(task, repo)
+        except TaskBlocked as exc:
+            return str(exc)
+        return None
+
+    def _room(self, task: _Live, live: dict[str, _Live]) -> str | None:
+        running = sum(1 for t in live.values() if t.state.status == Status.RUNNING and t is not task)
+        if running >= self.settings.max_agents:
+            return f"waiting for a free agent slot ({running} of max_agents {self.settings.max_agents} running)"
+        free = self.parts.free_memory_gb()
+        if free < self.settings.min_free_memory_gb:
+            return (f"waiting for memory: {free:.1f} GB available, min_free_memory_gb is "
+                    f"{self.settings.min_free_memory_gb:g}")
+        return None
+
+    def _new_steer(self, task: _Live, run: RunState | None) -> str:
+        if task.note is None or run is None or not run.running or task.state.current is None:
+            return ""
+        message = steer_message(task.note)
+        if not message:
+            return ""
+        seen = {fingerprint(m) for m in task.state.current.steers}
+        return "" if fingerprint(message) in seen else message
+
+    # ------------------------------------------------------------ judging an attempt
+
+    def _judge(self, task: _Live, run: RunState | None) -> ForgeReport | None:
+        state = task.state
+        if state.status == Status.RUNNING and run is not None and not run.running:
+            return self._judge_ended_run(task, run)
+        if state.status in (Status.CHECKING, Status.REVIEW) and state.repo and task.note is not None:
+            return self._observe_forge(task)
+        return None
+
+    def _judge_ended_run(self, task: _Live, run: RunState) -> ForgeReport:
+        state, current = task.state, task.state.current
+        agent_cfg = vconfig.agent_config(self.config, current.agent)
+        report = self._agent_report(agent_cfg, run)
+        tail = self._tail(run)
+        current = replace(current, exit_code=run.exit_code, ended=stamp(self.parts.now()), session_id=report.session_id,
+                          log_tail=tail, final_message=report.final_message, cost_usd=report.cost_usd)
+        task.state = replace(state.with_attempt(current), cost_usd=_total_cost(state.with_attempt(current)))
+        if run.timed_out or run.exit_code not in (0, None) or report.is_error:
+            evidence = self._exit_evidence(run, report, tail)
+            return ForgeReport(checks=(_item("agent", "fail", evidence.splitlines()[0]),), evidence=evidence)
+        forge_report = self._forge(task).submit(self._job(task))
+        return self._remember_forge(task, forge_report)
+
+    def _exit_evidence(self, run: RunState, report: AgentReport, tail: str) -> str:
+        if run.timed_out:
+            head = "The agent ran out of time and was stopped"
+        elif report.is_error:
+            head = f"The agent reported an error: {report.error or 'unknown error'}"
+        else:
+            head = f"The agent exited with code {run.exit_code}"
+        return f"{head}.\n\nLast output:\n{tail}" if tail else head + "."
+
+    def _observe_forge(self, task: _Live) -> ForgeReport | None:
+        wait = min(self.settings.poll_seconds, 30.0)
+        last = self._last_forge_look.get(task.state.id, 0.0)
+        if time.monotonic() - last < wait and task.state.status == Status.REVIEW:
+            return None
+        self._last_forge_look[task.state.id] = time.monotonic()
+        report = self._forge(task).observe(self._job(task))
+        return self._remember_forge(task, report)
+
+    def _remember_forge(self, task: _Live, report: ForgeReport) -> ForgeReport:
+        checks = tuple((c.name, c.state, c.detail) for c in report.checks)
+        task.state = replace(task.state, checks=checks, pr_number=report.pr_number or task.state.pr_number,
+                             pr_url=report.pr_url or task.state.pr_url)
+        current = task.state.current
+        if current is not None and (report.evidence or report.feedback):
+            task.state = task.state.with_attempt(replace(current, check_output=report.evidence,
+                                                         feedback=report.feedback))
+        return report
+
+    def _agent_report(self, agent_cfg: AgentConfig, run: RunState) -> AgentReport:
+        try:
+            text = run.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return AgentReport()
+        return self.parts.make_agent(agent_cfg).report(text)
+
+    def _tail(self, run: RunState, limit: int = 3000) -> str:
+        tail = getattr(self.parts.runner, "tail", None)
+        if tail is not None:
+            return tail(run.run_dir, limit)
+        try:
+            return run.log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+    def _forge(self, task: _Live) -> Forge:
+        repo = self._repo(task)
+        return self.parts.make_forge(self.settings, repo)
+
+    def _repo(self, task: _Live) -> RepoConfig:
+        if task.note is not None:
+            return vconfig.repo_for(self.config, self.index, task.note)
+        return self.config.repos[task.state.repo.lower()]
+
+    def _job(self, task: _Live) -> ForgeJob:
+        state, note = task.state, task.note
+        summary = brief(note, state.id) if note is not None else None
+        current = state.current
+        return ForgeJob(
+            task_id=state.id, title=state.title, summary=summary.goal if summary else "",
+            acceptance=summary.acceptance if summary else "", repo=self._repo(task), branch=state.branch,
+            base=state.base, worktree=Path(state.worktree), base_commit=state.base_commit,
+            log_dir=Path(current.run_dir) if current else self.root / STATE_DIR,
+            task_uri=obsidian_uri(self.root, state.path),
+            attempt_summary=current.final_message[-2000:] if current else "",
+            ui="#ui" in (summary.tags if summary else ()) or "#task/ui" in (summary.tags if summary else ()),
+            pr_number=state.pr_number,
+        )
+
+    # ------------------------------------------------------------ actions
+
+    def _do(self, action: d.Action, task: _Live, obs: d.Observation) -> None:
+        handler = getattr(self, f"_do_{type(action).__name__}")
+        handler(action, task, obs)
+
+    def _do_SetStatus(self, action: d.SetStatus, task: _Live, obs: d.Observation) -> None:
+        self._set_status(task, action.status, action.reason)
+
+    def _do_Wait(self, action: d.Wait, task: _Live, obs: d.Observation) -> None:
+        if task.state.waiting != action.reason:
+            task.state = replace(task.state, waiting=action.reason)
+
+    def _do_NewRound(self, action: d.NewRound, task: _Live, obs: d.Observation) -> None:
+        task.state = replace(task.state, round_start=len(task.state.attempts), queued_at=stamp(self.parts.now()),
+                             checks=())
+
+    def _do_StopRun(self, action: d.StopRun, task: _Live, obs: d.Observation) -> None:
+        current = task.state.current
+        if current is not None:
+            self.parts.runner.stop(Path(current.run_dir), action.reason)
+
+    def _do_FinishAttempt(self, action: d.FinishAttempt, task: _Live, obs: d.Observation) -> None:
+        current = task.state.current
+        if current is None:
+            return
+        finished = replace(current, outcome=action.outcome, evidence=action.evidence or current.evidence,
+                           ended=current.ended or stamp(self.parts.now()))
+        task.state = task.state.with_attempt(finished)
+        self._write_attempt(task, finished)
+
+    def _do_Notify(self, action: d.Notify, task: _Live, obs: d.Observation) -> None:
+        key = f"{action.status.value}:{len(task.state.attempts)}"
+        if task.state.notified == key:
+            return
+        task.state = replace(task.state, notified=key)
+        self._save(task)      # remembered before sending: never more than one message per state change
+        message = self._message(task, action.status)
+        self.journal.inbox(stamp(self.parts.now()), task.state, message[1])
+        try:
+            self.parts.make_notifier(self.settings).notify(*message)
+        except VaultzoeError as exc:
+            log.warning("notification failed: %s", exc)
+
+    def _message(self, task: _Live, status: Status) -> tuple[str, str]:
+        from .work.notify import message_for
+        title, body = message_for(status.value, task.state.title, task.state.pr_url,
+                                  obsidian_uri(self.root, task.state.path))
+        if task.state.reason and status != Status.REVIEW:
+            body = f"{body}\n{task.state.reason}"
+        return title, body
+
+    def _do_Learn(self, action: d.Learn, task: _Live, obs: d.Observation) -> None:
+        if task.note is None or not task.state.attempts:
+            return
+        outcome = self._outcome(task, action.merged)
+        kind = learnings.kind_of(task.note)
+        path = f"{LEARNINGS_DIR}/{kind}.md"
+        self.store.edit(path, lambda text: learnings.record(text or f"# Learnings: {kind}\n", outcome))
+
+    def _outcome(self, task: _Live, merged: bool) -> "learnings.Outcome":
+        state = task.state
+        last = state.current
+        first_try = merged and state.attempts_this_round == 1
+        lesson = "" if merged else one_line(last.evidence, 300)
+        return learnings.Outcome(
+            task_id=state.id, task_path=state.path, attempt=last.number, agent=last.agent, model=last.model,
+            succeeded_first_try=first_try, merged=merged, cost_usd=state.cost_usd, duration_s=None,
+            prompt_shape=last.planner or "template", attempt_note=last.note, lesson=lesson,
+        )
+
+    def _do_Cleanup(self, action: d.Cleanup, task: _Live, obs: d.Observation) -> None:
+        if not task.state.worktree or not task.state.repo:
+            return
+        try:
+            self.parts.workspace.remove(self.config.repos[task.state.repo.lower()], Path(task.state.worktree))
+        except (KeyError, VaultzoeError) as exc:
+            log.warning("could not remove worktree %s: %s", task.state.worktree, exc)
+        task.state = replace(task.state, worktree="")
+
+    def _do_SteerRun(self, action: d.SteerRun, task: _Live, obs: d.Observation) -> None:
+        current = task.state.current
+        self.parts.runner.stop(Path(current.run_dir), "steered by you")
+        steered = replace(current, steers=current.steers + (action.message,))
+        task.state = task.state.with_attempt(steered)
+        self._launch(task, steered, prompt=action.message, resume=current.session_id, steer_no=len(steered.steers))
+
+    def _do_StartAttempt(self, action: d.StartAttempt, task: _Live, obs: d.Observation) -> None:
+        note = task.note
+        repo = vconfig.repo_for(self.config, self.index, note)
+        task_brief = brief(note, task.state.id)
+        number = len(task.state.attempts) + 1
+        branch = task.state.branch or branch_name(task_brief.title, task.state.id)
+        worktree = self.parts.workspace.ensure(repo, branch, task.state.id)
+        task.state = replace(task.state, repo=repo.name, branch=branch, base=worktree.base,
+                             base_commit=task.state.base_commit or worktree.base_commit, worktree=str(worktree.path),
+                             waiting="", reason="")
+        run_dir = self.root / STATE_DIR / "runs" / task.state.id / str(number)
+        if worktree.created and repo.setup:
+            self._setup(repo, worktree, run_dir)
+        plan, record = self._plan(task, task_brief, repo, number)
+        attempt = Attempt(number=number, agent=plan.agent, model=plan.model, run_dir=str(run_dir),
+                          note=attempt_note_path(task.state, number), started=stamp(self.parts.now()),
+                          planner=plan.planner, reason=plan.reason)
+        task.state = task.state.with_attempt(attempt)
+        self._write_attempt(task, attempt, record)
+        self._launch(task, attempt, prompt=plan.prompt, resume=None, steer_no=0)
+
+    def _setup(self, repo: RepoConfig, worktree, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ok, output = self.parts.workspace.run_setup(repo, worktree, run_dir / "setup.log")
+        if not ok:
+            raise TaskBlocked(f"The setup command of {repo.note_path} failed in the new worktree: "
+                              f"{one_line(output, 300)} (fix `setup:` and set the task queued again)")
+
+    def _plan(self, task: _Live, task_brief, repo: RepoConfig, number: int) -> tuple[Plan, AttemptRecord]:
+        pack = ctx.build_pack(self.index, task.note.path, self.settings.context_tokens,
+                              private_folders=self.settings.private_folders, extra=self._extras(task, repo))
+        learned = self._learnings_text(task_brief.kind)
+        request = PlanRequest(
+            task=task_brief, attempt=number, context=pack.render(),
+            context_notes=tuple((i.path, i.tokens) for i in pack.items), repo=repo, learnings=learned,
+            previous=self._evidence(task.state), agents=self.config.agent_names,
+            default_agent=self.settings.default_agent,
+            requested_agent=str(task.note.frontmatter.get("agent") or "auto"),
+        )
+        plan = self.parts.make_planner(self.settings).plan(request)
+        plan = self._checked_agent(plan, task, repo)
+        record = AttemptRecord(state=task.state, attempt=None, plan=plan,  # type: ignore[arg-type]
+                               context=tuple((i.path, i.mode, i.tokens) for i in pack.items),
+                               left_out=tuple(pack.left_out), budget=pack.budget)
+        return plan, record
+
+    def _checked_agent(self, plan: Plan, task: _Live, repo: RepoConfig) -> Plan:
+        """The plan's agent must exist and be installed; else the task is blocked with the fix."""
+        cfg = vconfig.agent_config(self.config, plan.agent)
+        problem = self.parts.make_agent(cfg).available()
+        if problem:
+            raise TaskBlocked(problem)
+        model = plan.model or cfg.model
+        return replace(plan, model=model)
+
+    def _agent_for(self, task: _Live, repo: RepoConfig) -> None:
+        """Preflight: an explicitly named agent must exist and be installed."""
+        name = str(task.note.frontmatter.get("agent") or "auto").strip()
+        if name.lower() == "auto":
+            name = self.settings.default_agent
+            if name.lower() not in self.config.agents:
+                return
+        cfg = vconfig.agent_config(self.config, name)
+        problem = self.parts.make_agent(cfg).available()
+        if problem and str(task.note.frontmatter.get("agent") or "auto").lower() != "auto":
+            raise TaskBlocked(problem)
+
+    def _extras(self, task: _Live, repo: RepoConfig) -> list[tuple[str, str]]:
+        extras = []
+        repo_note = self.index.note(repo.note_path)
+        if repo_note is not None:
+            extras.append((f"Repository {repo.name}", ctx.redact(repo_note.body.strip())))
+        return extras
+
+    def _learnings_text(self, kind: str) -> str:
+        note = self.index.note(f"{LEARNINGS_DIR}/{kind}.md")
+        return learnings.lessons(note.text) if note is not None else ""
+
+    def _evidence(self, state: TaskState) -> tuple[AttemptEvidence, ...]:
+        return tuple(
+            AttemptEvidence(attempt=a.number, agent=a.agent, exit_code=a.exit_code, outcome=a.outcome,
+                            log_tail=ctx.redact(a.log_tail[-3000:]), check_output=ctx.redact(a.check_output[-4000:]),
+                            review_comments=a.feedback, final_message=a.final_message[-2000:])
+            for a in state.attempts if a.outcome in ("failed", "cancelled") or a.feedback
+        )
+
+    def _launch(self, task: _Live, attempt: Attempt, prompt: str, resume: str | None, steer_no: int) -> None:
+        cfg = vconfig.agent_config(self.config, attempt.agent)
+        agent = self.parts.make_agent(cfg)
+        run_dir = Path(attempt.run_dir) if not steer_no else Path(f"{attempt.run_dir}-steer{steer_no}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        prompt_file = run_dir / "prompt.md"
+        prompt_file.write_text(prompt, encoding="utf-8")
+        workdir = Path(task.state.worktree)
+        inv = agent.invocation(prompt_file=prompt_file, workdir=workdir, task_id=task.state.id,
+                               attempt=attempt.number, model=attempt.model, resume_session=resume)
+        timeout_min = cfg.timeout_minutes or self.settings.agent_timeout_minutes
+        env = {**inv.env, "VAULTZOE_PROMPT_FILE": str(prompt_file), "VAULTZOE_TASK_ID": task.state.id,
+               "VAULTZOE_ATTEMPT": str(attempt.number)}
+        self.parts.runner.start(RunSpec(task_id=task.state.id, attempt=attempt.number, argv=tuple(inv.argv),
+                                        workdir=workdir, run_dir=run_dir, env=env, timeout_s=timeout_min * 60))
+        task.state = task.state.with_attempt(replace(attempt, run_dir=str(run_dir)))
+
+    # ------------------------------------------------------------ writing back
+
+    def _set_status(self, task: _Live, status: Status, reason: str = "") -> None:
+        state = task.state
+        if state.status == status and (not reason or reason == state.reason):
+            return
+        keep_reason = reason or ("" if status in (Status.RUNNING, Status.QUEUED, Status.CHECKING) else state.reason)
+        task.state = replace(state, status=status, reason=keep_reason, updated=stamp(self.parts.now()),
+                             waiting="" if status != Status.QUEUED else state.waiting)
+
+    def _save(self, task: _Live) -> None:
+        if not task.state.id:
+            return
+        self.states.save(task.state)
+        if task.note is not None:
+            self.journal.task_note(task.state)
+
+    def _write_attempt(self, task: _Live, attempt: Attempt, record: AttemptRecord | None = None) -> None:
+        run = None
+        report = None
+        duration = None
+        if attempt.outcome != "running":
+            cfg = self.config.agents.get(attempt.agent.lower())
+            run = self.parts.runner.poll(Path(attempt.run_dir)) if Path(attempt.run_dir).is_dir() else None
+            if cfg is not None and run is not None:
+                report = self._agent_report(cfg, run)
+            if run is not None and run.started and run.ended:
+                duration = run.ended - run.started
+        base = record or AttemptRecord(state=task.state, attempt=attempt)
+        self.journal.attempt(replace(base, state=task.state, attempt=attempt, report=report or base.report,
+                                     duration_s=duration))
+
+    def _write_registry(self, live: Mapping[str, _Live]) -> None:
+        rows = [registry_row(t.state) for t in live.values() if t.note is not None or t.state.id]
+        self.journal.registry(rows)
+
+
+def _pass_order(task: _Live) -> tuple[int, int, str]:
+    """Active tasks first (they free slots), then the queue by priority and age."""
+    state = task.state
+    queued = state.status == Status.QUEUED or (task.note is not None and
+                                               Status.parse(task.note.frontmatter.get("status")) == Status.QUEUED)
+    prio = priority_rank(task.note.frontmatter.get("priority")) if task.note is not None else 2
+    return (1 if queued else 0, prio, state.queued_at or state.updated or "")
+
+
+def _item(name: str, state: str, detail: str = ""):
+    from .protocols import CheckItem
+    return CheckItem(name=name, state=state, detail=detail)  # type: ignore[arg-type]
+
+
+def _total_cost(state: TaskState) -> float:
+    return round(sum(a.cost_usd or 0.0 for a in state.attempts), 6)
+
+
+def obsidian_uri(root: Path, note_path: str) -> str:
+    from urllib.parse import quote
+    file = note_path[:-3] if note_path.endswith(".md") else note_path
+    return f"obsidian://open?vault={quote(Path(root).name)}&file={quote(file)}"

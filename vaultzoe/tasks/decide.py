@@ -1,0 +1,210 @@
+"""The pure decision step: `decide(state, observation) -> list[Action]`.
+
+Level-triggered: it looks only at what the task is (TaskState), what the human wants now (the note's
+status) and what the world looks like now (Observation); it never depends on having seen an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..protocols import ForgeReport, RunState
+from .model import HUMAN_STATUSES, Status, TaskState
+
+
+@dataclass(frozen=True)
+class Observation:
+    note_status: Status | None         # what the task note says now (None: unreadable / not ours)
+    max_attempts: int
+    run: RunState | None = None        # the current attempt's process, when there is one
+    judgement: ForgeReport | None = None   # the forge's verdict this pass (after the agent ended, or while checking/review)
+    problem: str | None = None         # something the human must fix before work can start
+    room: str | None = None            # None: an agent may start now; else why it must wait
+    steer: str = ""                    # a steer message not yet delivered
+    note_missing: bool = False
+
+
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    status: Status
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StartAttempt:
+    """Plan a prompt, prepare the worktree and start the agent (a new attempt)."""
+
+
+@dataclass(frozen=True)
+class SteerRun:
+    """Stop the running agent and continue its session with the human's message."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class StopRun:
+    reason: str
+
+
+@dataclass(frozen=True)
+class FinishAttempt:
+    outcome: str                       # succeeded | failed | cancelled
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class Wait:
+    reason: str
+
+
+@dataclass(frozen=True)
+class NewRound:
+    """The human queued the task again: max_attempts counts afresh."""
+
+
+@dataclass(frozen=True)
+class Notify:
+    status: Status
+
+
+@dataclass(frozen=True)
+class Learn:
+    merged: bool
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """Remove the worktree of a finished task (the branch is kept)."""
+
+
+Action = SetStatus | StartAttempt | SteerRun | StopRun | FinishAttempt | Wait | NewRound | Notify | Learn | Cleanup
+
+
+# ---------------------------------------------------------------- decide
+
+
+def decide(state: TaskState, obs: Observation) -> list[Action]:
+    """What to do with one task this pass."""
+    if obs.note_missing:
+        return _note_gone(state, obs)
+    human = _human_intent(state, obs)
+    if human is not None:
+        return human
+    handler = _BY_STATUS.get(state.status)
+    return handler(state, obs) if handler else []
+
+
+def _run_alive(obs: Observation) -> bool:
+    return obs.run is not None and obs.run.running
+
+
+def _note_gone(state: TaskState, obs: Observation) -> list[Action]:
+    if state.status in (Status.RUNNING, Status.QUEUED, Status.CHECKING):
+        stop: list[Action] = [StopRun("the task note was deleted")] if _run_alive(obs) else []
+        return stop + [FinishAttempt("cancelled", "the task note was deleted")] * bool(stop) + [
+            SetStatus(Status.CANCELLED, "the task note was deleted"), Cleanup()]
+    return []
+
+
+def _human_intent(state: TaskState, obs: Observation) -> list[Action] | None:
+    """The human changed the note's status: their word wins."""
+    wanted = obs.note_status
+    if wanted is None or wanted == state.status or wanted not in HUMAN_STATUSES:
+        return None
+    actions: list[Action] = []
+    if _run_alive(obs):
+        actions += [StopRun(f"status set to {wanted} by you"), FinishAttempt("cancelled", f"status set to {wanted} by you")]
+    if wanted == Status.QUEUED:
+        return actions + [NewRound(), SetStatus(Status.QUEUED, "queued by you")] + _queued(state, obs, fresh_round=True)
+    if wanted in (Status.CANCELLED, Status.DONE):
+        return actions + [SetStatus(wanted, f"{wanted} by you"), Cleanup()]
+    return actions + [SetStatus(wanted, f"{wanted} by you")]
+
+
+def _queued(state: TaskState, obs: Observation, fresh_round: bool = False) -> list[Action]:
+    if obs.problem:
+        return [SetStatus(Status.BLOCKED, obs.problem), Notify(Status.BLOCKED)]
+    used = 0 if fresh_round else state.attempts_this_round
+    if used >= obs.max_attempts:
+        return [SetStatus(Status.FAILED, f"all {obs.max_attempts} attempts used"), Notify(Status.FAILED), Learn(merged=False)]
+    if obs.room is not None:
+        return [Wait(obs.room)]
+    return [StartAttempt(), SetStatus(Status.RUNNING)]
+
+
+def _running(state: TaskState, obs: Observation) -> list[Action]:
+    current = state.current
+    if current is None or current.outcome != "running":
+        return _queued(state, obs)        # e.g. a restart between "running" and the agent's start
+    if obs.run is None:
+        return _failed_attempt(state, obs, "the agent's run record is missing (deleted .vaultzoe/runs?)")
+    if obs.run.running:
+        return [SteerRun(obs.steer)] if obs.steer else []
+    return _judged(state, obs)
+
+
+def _judged(state: TaskState, obs: Observation) -> list[Action]:
+    """The agent ended; act on the forge's judgement of its work."""
+    verdict = obs.judgement
+    if verdict is None:
+        return []
+    if verdict.merged:
+        return [FinishAttempt("succeeded"), SetStatus(Status.DONE, "merged"), Learn(merged=True), Cleanup()]
+    if verdict.closed:
+        return [SetStatus(Status.CANCELLED, "the pull request was closed without merging"), Cleanup()]
+    if verdict.failed:
+        return _failed_attempt(state, obs, verdict.evidence or "checks failed")
+    if verdict.pending:
+        return [SetStatus(Status.CHECKING)] if state.status != Status.CHECKING else []
+    if state.status == Status.REVIEW:
+        return []
+    return [FinishAttempt("succeeded"), SetStatus(Status.REVIEW, "definition of done met"), Notify(Status.REVIEW)]
+
+
+def _failed_attempt(state: TaskState, obs: Observation, evidence: str) -> list[Action]:
+    finish: list[Action] = [FinishAttempt("failed", evidence)]
+    if state.attempts_this_round >= obs.max_attempts:
+        return finish + [SetStatus(Status.FAILED, f"attempt {len(state.attempts)} failed and all "
+                                                  f"{obs.max_attempts} attempts are used: {first_line(evidence)}"),
+                         Notify(Status.FAILED), Learn(merged=False)]
+    return finish + [SetStatus(Status.QUEUED, f"retrying: {first_line(evidence)}")]
+
+
+def _checking(state: TaskState, obs: Observation) -> list[Action]:
+    return _judged(state, obs)
+
+
+def _review(state: TaskState, obs: Observation) -> list[Action]:
+    verdict = obs.judgement
+    if verdict is None:
+        return []
+    if verdict.merged:
+        return [SetStatus(Status.DONE, "merged"), Learn(merged=True), Cleanup()]
+    if verdict.closed:
+        return [SetStatus(Status.CANCELLED, "the pull request was closed without merging"), Cleanup()]
+    if verdict.failed:
+        return _failed_attempt(state, obs, verdict.evidence or verdict.feedback or "review failed")
+    return []
+
+
+def _cancelled(state: TaskState, obs: Observation) -> list[Action]:
+    return [StopRun("the task is cancelled"), FinishAttempt("cancelled", "cancelled")] if _run_alive(obs) else []
+
+
+def first_line(text: str, limit: int = 160) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+_BY_STATUS = {
+    Status.QUEUED: _queued,
+    Status.RUNNING: _running,
+    Status.CHECKING: _checking,
+    Status.REVIEW: _review,
+    Status.CANCELLED: _cancelled,
+    Status.DRAFT: _cancelled,
+}

@@ -1,0 +1,260 @@
+"""What the vault shows: task keys, status block, registry, attempt notes, inbox (renderers pure; writes via the store)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ..protocols import AgentReport, Plan
+from ..settings import ATTEMPTS_DIR, INBOX_NOTE, REGISTRY_NOTE
+from ..vault.edit import get_block, replace_block, set_frontmatter
+from ..vault.store import VaultStore
+from .model import Attempt, Status, TaskState
+from .registry import CHECK_MARKS, Row, render_registry, wikilink
+
+INBOX_MARKER = "<!-- vaultzoe:inbox -->"
+STATUS_BLOCK = "status"
+ATTEMPT_BLOCK = "attempt"
+REGISTRY_BLOCK = "registry"
+
+CALLOUTS = {
+    Status.QUEUED: "todo", Status.RUNNING: "info", Status.CHECKING: "info", Status.REVIEW: "success",
+    Status.DONE: "success", Status.FAILED: "failure", Status.BLOCKED: "warning", Status.CANCELLED: "quote",
+    Status.DRAFT: "note", Status.PROPOSED: "question",
+}
+
+NEXT_STEP = {
+    Status.QUEUED: "waits for a free agent slot",
+    Status.RUNNING: "the agent is working; edit `## Steer` to redirect it, or set `status: cancelled` to stop it",
+    Status.CHECKING: "waiting for the checks and the pull request",
+    Status.REVIEW: "ready for your review; merge the branch or PR to finish, or write `## Feedback` and set `status: queued` to retry",
+    Status.DONE: "nothing: merged",
+    Status.FAILED: "read the last attempt, write `## Feedback`, then set `status: queued` to try again",
+    Status.BLOCKED: "fix the problem above, then set `status: queued`",
+    Status.CANCELLED: "nothing; set `status: queued` to start again",
+}
+
+
+def attempt_note_path(state: TaskState, number: int) -> str:
+    return f"{ATTEMPTS_DIR}/{state.id} attempt {number}.md"
+
+
+def note_link(path: str) -> str:
+    return wikilink(path)
+
+
+# ---------------------------------------------------------------- task note
+
+
+def task_keys(state: TaskState) -> dict[str, Any]:
+    """The frontmatter keys vaultzoe owns in a task note."""
+    return {
+        "status": state.status.value, "id": state.id, "attempt": len(state.attempts) or None,
+        "branch": state.branch or None, "pr": state.pr_url or None, "updated": state.updated or None,
+    }
+
+
+def status_callout(state: TaskState) -> str:
+    """The callout at the end of a task note: where it stands and what happens next."""
+    kind = CALLOUTS.get(state.status, "info")
+    lines = [f"> [!{kind}] vaultzoe: {state.status.value}"]
+    if state.reason:
+        lines.append(f"> {one_line(state.reason, 300)}")
+    if state.waiting and state.status == Status.QUEUED:
+        lines.append(f"> Waiting: {one_line(state.waiting)}")
+    if state.attempts:
+        links = ", ".join(f"{wikilink(a.note, f'attempt {a.number}')} ({a.outcome})" for a in state.attempts)
+        lines.append(f"> Attempts: {links}")
+    if state.pr_url:
+        lines.append(f"> PR: {state.pr_url}")
+    elif state.branch:
+        lines.append(f"> Branch: `{state.branch}`")
+    if state.checks:
+        lines.append("> Checks: " + ", ".join(f"{n} {CHECK_MARKS.get(s, s)}" for n, s, _ in state.checks))
+    lines.append(f"> Next: {NEXT_STEP.get(state.status, '')}")
+    return "\n".join(lines)
+
+
+def update_task_note(text: str, state: TaskState) -> str:
+    """Set our frontmatter keys and the status block; every other byte stays the human's."""
+    with_keys = set_frontmatter(text, task_keys(state))
+    return replace_block(with_keys, STATUS_BLOCK, "\n" + status_callout(state) + "\n")
+
+
+def strip_owned(text: str) -> str:
+    """A note's text without vaultzoe's owned blocks (what the human wrote)."""
+    return re.sub(r"<!-- vaultzoe:(\w[\w-]*) -->.*?<!-- /vaultzoe:\1 -->\n?", "", text, flags=re.S)
+
+
+# ---------------------------------------------------------------- attempt notes
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """Everything an attempt note shows."""
+
+    state: TaskState
+    attempt: Attempt
+    plan: Plan | None = None
+    context: tuple[tuple[str, str, int], ...] = ()   # (vault path, mode, tokens)
+    left_out: tuple[tuple[str, str], ...] = ()
+    budget: int = 0
+    report: AgentReport | None = None
+    duration_s: float | None = None
+
+
+def fence(text: str, info: str = "text") -> str:
+    """A fenced block that the text itself cannot close."""
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
+    ticks = "`" * max(4, longest + 1)
+    return f"{ticks}{info}\n{text.rstrip()}\n{ticks}"
+
+
+def attempt_frontmatter(rec: AttemptRecord) -> dict[str, Any]:
+    a = rec.attempt
+    return {
+        "task": f"[[{rec.state.path[:-3] if rec.state.path.endswith('.md') else rec.state.path}]]",
+        "task_id": rec.state.id, "attempt": a.number, "agent": a.agent, "model": a.model,
+        "outcome": a.outcome, "started": a.started, "ended": a.ended, "exit_code": a.exit_code,
+        "cost_usd": a.cost_usd, "tags": ["vaultzoe/attempt"],
+    }
+
+
+def _report_lines(rec: AttemptRecord) -> list[str]:
+    r = rec.report
+    if r is None:
+        return ["(the agent has not reported yet)"]
+    lines = [f"- Turns: {r.turns}", f"- Session: `{r.session_id}`" if r.session_id else "- Session: none"]
+    if rec.duration_s is not None:
+        lines.append(f"- Duration: {rec.duration_s:.0f} s")
+    if r.cost_usd is not None:
+        lines.append(f"- Cost: ${r.cost_usd:.4f}")
+    if r.input_tokens or r.output_tokens:
+        lines.append(f"- Tokens: {r.input_tokens} in, {r.output_tokens} out")
+    if r.commands:
+        lines.append("- Commands run:")
+        lines += [f"    - `{one_line(c, 200).replace('`', chr(39))}`" for c in r.commands[:50]]
+    if r.files_changed:
+        lines.append("- Files changed: " + ", ".join(f"`{f}`" for f in r.files_changed[:100]))
+    if r.is_error:
+        lines.append(f"- Error: {one_line(r.error, 500)}")
+    if r.final_message:
+        lines += ["- Final message:", "", fence(r.final_message[-4000:])]
+    return lines
+
+
+def _context_lines(rec: AttemptRecord) -> list[str]:
+    total = rec.budget or sum(t for _, _, t in rec.context) or 1
+    lines = [f"Budget: {rec.budget} tokens." if rec.budget else ""]
+    for path, mode, tokens in rec.context:
+        label = wikilink(path) if path.lower().endswith(".md") else path
+        lines.append(f"- {label}: {mode}, {tokens} tokens ({100 * tokens / total:.0f}%)")
+    if rec.left_out:
+        lines.append("")
+        lines.append("Left out:")
+        lines += [f"- {wikilink(p) if p.endswith('.md') else p}: {why}" for p, why in rec.left_out[:40]]
+    return [ln for ln in lines if ln is not None]
+
+
+def attempt_body(rec: AttemptRecord) -> str:
+    a, s = rec.attempt, rec.state
+    lines = [
+        f"# {s.title}: attempt {a.number}", "",
+        f"Task: {wikilink(s.path)} · Agent: **{a.agent}**" + (f" ({a.model})" if a.model else "")
+        + f" · Outcome: **{a.outcome}**", "",
+    ]
+    if a.reason:
+        lines += [f"Why this agent: {a.reason}", ""]
+    if a.planner:
+        lines += [f"Planner: {a.planner}", ""]
+    lines += ["## What the agent did", *_report_lines(rec), ""]
+    if a.exit_code is not None or a.evidence or s.checks:
+        lines += ["## Result", f"- Exit code: {a.exit_code}"]
+        lines += [f"- {n}: {CHECK_MARKS.get(st, st)} {one_line(d, 200)}" for n, st, d in s.checks]
+        if a.evidence:
+            lines += ["", "Evidence:", "", fence(a.evidence[-6000:])]
+        lines.append("")
+    if a.steers:
+        lines += ["## Steering", *[f"- {one_line(m, 500)}" for m in a.steers], ""]
+    if rec.context or rec.left_out:
+        lines += ["## Context used", *_context_lines(rec), ""]
+    if rec.plan and rec.plan.log:
+        lines += ["## Planner log", *[f"- {one_line(x, 500)}" for x in rec.plan.log], ""]
+    if rec.plan:
+        lines += ["## Prompt", "", fence(rec.plan.prompt, "markdown"), ""]
+    return "\n".join(lines)
+
+
+def render_attempt(text: str, rec: AttemptRecord) -> str:
+    """Create or update an attempt note: our frontmatter keys and our block; anything the human added stays."""
+    fm = {k: v for k, v in attempt_frontmatter(rec).items()}
+    body = attempt_body(rec)
+    if not text:
+        text = "\n"
+    updated = set_frontmatter(text, fm)
+    if rec.plan is None:
+        old = get_block(updated, ATTEMPT_BLOCK) or ""
+        prompt = old[old.find("## Prompt"):] if "## Prompt" in old else ""
+        if prompt:
+            body = body.rstrip("\n") + "\n\n" + prompt.strip("\n") + "\n"
+    return replace_block(updated, ATTEMPT_BLOCK, "\n" + body.rstrip("\n") + "\n")
+
+
+# ---------------------------------------------------------------- registry and inbox
+
+
+def registry_row(state: TaskState) -> Row:
+    current = state.current
+    return Row(
+        path=state.path, title=state.title, status=state.status.value, repo=state.repo,
+        agent=current.agent if current else "", attempt=len(state.attempts), branch=state.branch,
+        pr=state.pr_url or "", checks=state.checks, updated=state.updated, cost_usd=state.cost_usd,
+        note=state.waiting if state.status == Status.QUEUED and state.waiting else state.reason,
+    )
+
+
+def render_registry_note(text: str, rows: Iterable[Row]) -> str:
+    return replace_block(text or "# Registry\n", REGISTRY_BLOCK, "\n" + render_registry(list(rows)) + "\n")
+
+
+def inbox_entry(when: str, state: TaskState, message: str) -> str:
+    attempt = state.current
+    link = f" · {wikilink(attempt.note, f'attempt {attempt.number}')}" if attempt else ""
+    return f"- [ ] {when} **{state.status.value}**: {wikilink(state.path, state.title)}: {one_line(message, 300)}{link}"
+
+
+def add_inbox_entry(text: str, entry: str) -> str:
+    """Newest first, right under our marker; the human may tick or delete older entries freely."""
+    if INBOX_MARKER not in text:
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "# Inbox\n\n") + INBOX_MARKER + "\n"
+    head, _, tail = text.partition(INBOX_MARKER)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    rest = tail if tail.startswith(("\n", "\r\n")) else newline + tail
+    return head + INBOX_MARKER + newline + entry + rest
+
+
+def one_line(text: str, limit: int = 160) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Journal:
+    """Writes what the vault shows, always through the store (compare-before-write, atomic)."""
+
+    def __init__(self, store: VaultStore):
+        self.store = store
+
+    def task_note(self, state: TaskState) -> None:
+        self.store.edit(state.path, lambda text: update_task_note(text, state))
+
+    def attempt(self, rec: AttemptRecord) -> None:
+        self.store.edit(rec.attempt.note, lambda text: render_attempt(text, rec))
+
+    def registry(self, rows: Iterable[Row]) -> None:
+        rows = list(rows)
+        self.store.edit(REGISTRY_NOTE, lambda text: render_registry_note(text, rows))
+
+    def inbox(self, when: str, state: TaskState, message: str) -> None:
+        entry = inbox_entry(when, state, message)
+        self.store.edit(INBOX_NOTE, lambda text: add_inbox_entry(text, entry))
