@@ -11,6 +11,271 @@ API CONTRACT (fixed): ProcessRunner implements protocols.Runner.
     stop(run_dir, reason) -> RunState   SIGTERM the process group, SIGKILL after a grace period
     enforce_timeout(run_dir) -> RunState
     tail(run_dir, max_bytes=4000) -> str    the end of the output log (decoded with errors="replace")
+
+As built: the supervisor is launched as `python -P <path of supervise.py> RUN_DIR` (works whether or not
+vaultzoe is installed in that interpreter) in a new session; the agent is its child, leader of its own
+process group inside that session, so the supervisor survives killing the agent's group and can record
+the exit. The pid files are supervisor.json and agent.json (pid + create time, to detect pid reuse);
+`started` is in argv.json. The agent's environment is os.environ + spec.env, handed over in the
+supervisor's own environment: values never touch the disk, argv.json lists only the names.
 """
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..errors import RunnerError
+from ..protocols import RunSpec, RunState
+from . import supervise as sv
+
+SUPERVISOR_SCRIPT = Path(sv.__file__).resolve()
+PID_REUSE_SLACK_S = 1.0   # create times computed by two processes may differ by boot-time rounding
+
+
+# ---------------------------------------------------------------- short commands (setup, checks)
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A short command run to completion by run_logged."""
+
+    exit_code: int | None      # None when it could not start
+    timed_out: bool
+    output_tail: str
+    error: str = ""            # why it could not start
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+def run_logged(argv: Sequence[str], cwd: Path, log_path: Path, timeout_s: float | None,
+               limit_bytes: int = 20_000_000, tail_bytes: int = 4000,
+               env: Mapping[str, str] | None = None) -> Completed:
+    """Run argv (no shell) in cwd, output to a capped log_path; the whole group dies on timeout."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **env} if env else None
+    outcome = sv.run_capped(argv, cwd, log_path, limit=limit_bytes, timeout_s=timeout_s, grace_s=2.0,
+                            env=full_env)
+    return Completed(exit_code=None if outcome.error else outcome.exit_code, timed_out=outcome.timed_out,
+                     output_tail=sv.read_tail(log_path, tail_bytes), error=outcome.error)
+
+
+# ---------------------------------------------------------------- process identity
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    """A pid plus its start time: the same pid with another start time is another process."""
+
+    pid: int
+    create_time: float | None
+
+    @classmethod
+    def load(cls, record: Mapping[str, Any] | None) -> ProcessId | None:
+        if not record or not isinstance(record.get("pid"), int):
+            return None
+        return cls(record["pid"], record.get("create_time"))
+
+    def alive(self) -> bool:
+        """True when this very process still runs (not a zombie, not a reused pid)."""
+        import psutil
+        try:
+            proc = psutil.Process(self.pid)
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return False
+            return self.create_time is None or abs(proc.create_time() - self.create_time) <= PID_REUSE_SLACK_S
+        except psutil.Error:
+            return False
+
+
+# ---------------------------------------------------------------- the runner
+
+
+@dataclass(frozen=True)
+class _RunFiles:
+    """What a run directory holds right now."""
+
+    spec: dict[str, Any] | None
+    supervisor: ProcessId | None
+    agent: ProcessId | None
+    exit: dict[str, Any] | None
+
+    @classmethod
+    def read(cls, run_dir: Path) -> _RunFiles:
+        return cls(spec=sv.read_json(run_dir / sv.ARGV_FILE),
+                   supervisor=ProcessId.load(sv.read_json(run_dir / sv.SUPERVISOR_FILE)),
+                   agent=ProcessId.load(sv.read_json(run_dir / sv.AGENT_FILE)),
+                   exit=sv.read_json(run_dir / sv.EXIT_FILE))
+
+
+class ProcessRunner:
+    """Runs agents as real detached processes; every answer comes from the run directory alone."""
+
+    name = "process"
+
+    def __init__(self, grace_s: float = 5.0, start_wait_s: float = 10.0) -> None:
+        self.grace_s = grace_s
+        self.start_wait_s = start_wait_s
+        self._children: dict[Path, subprocess.Popen] = {}   # only to reap supervisors we started
+
+    def start(self, spec: RunSpec) -> RunState:
+        """Launch the supervisor for spec and wait briefly until the agent itself is running."""
+        run_dir = spec.run_dir
+        _check_startable(spec)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        sv.write_json_atomic(run_dir / sv.ARGV_FILE, _spec_record(spec, self.grace_s))
+        proc = self._launch(run_dir, spec.env)
+        sv.write_json_atomic(run_dir / sv.SUPERVISOR_FILE,
+                             {"pid": proc.pid, "create_time": sv.process_create_time(proc.pid)})
+        self._wait_for(run_dir, (sv.AGENT_FILE, sv.EXIT_FILE), self.start_wait_s)
+        return self.poll(run_dir)
+
+    def _launch(self, run_dir: Path, env: Mapping[str, str]) -> subprocess.Popen:
+        argv = [sys.executable, "-P", str(SUPERVISOR_SCRIPT), str(run_dir)]
+        try:
+            with open(run_dir / sv.SUPERVISOR_LOG_FILE, "ab") as log:
+                proc = subprocess.Popen(argv, cwd=run_dir, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                        close_fds=True)
+        except OSError as exc:
+            raise RunnerError(f"Cannot start the run supervisor with {sys.executable}: {exc}; "
+                              f"check that this Python can still run") from None
+        self._children[run_dir] = proc
+        return proc
+
+    def poll(self, run_dir: Path) -> RunState:
+        """What the run directory and the live processes say (works for runs of an earlier vaultzoe)."""
+        self._reap(run_dir)
+        files = _RunFiles.read(run_dir)
+        if files.spec is None:
+            return RunState(run_dir=run_dir, pid=None, running=False)
+        started = files.spec.get("started")
+        pid = files.agent.pid if files.agent else (files.supervisor.pid if files.supervisor else None)
+        if files.exit is not None:
+            return _ended_state(run_dir, pid, started, files.exit)
+        running = any(p is not None and p.alive() for p in (files.supervisor, files.agent))
+        return RunState(run_dir=run_dir, pid=pid, running=running, started=started)
+
+    def stop(self, run_dir: Path, reason: str = "stopped") -> RunState:
+        """Terminate the agent's whole process group (SIGTERM, SIGKILL after the grace period)."""
+        return self._stop(run_dir, reason, timed_out=False)
+
+    def enforce_timeout(self, run_dir: Path) -> RunState:
+        """Kill the group when the run is past its deadline (the supervisor normally does this itself)."""
+        state = self.poll(run_dir)
+        deadline = (sv.read_json(run_dir / sv.ARGV_FILE) or {}).get("deadline")
+        if not state.running or deadline is None or time.time() < float(deadline):
+            return state
+        return self._stop(run_dir, "timeout", timed_out=True)
+
+    def tail(self, run_dir: Path, max_bytes: int = 4000) -> str:
+        """The end of the agent's output log, decoded with errors="replace"."""
+        return sv.read_tail(run_dir / sv.LOG_FILE, max_bytes)
+
+    def read_log(self, run_dir: Path) -> str:
+        """The whole kept output log (both rotated halves), decoded with errors="replace"."""
+        return sv.read_all(run_dir / sv.LOG_FILE)
+
+    # -------------------------------------------------------- stopping
+
+    def _stop(self, run_dir: Path, reason: str, timed_out: bool) -> RunState:
+        state = self.poll(run_dir)
+        if not state.running:
+            return state
+        sv.write_json_atomic(run_dir / sv.STOP_FILE, {"reason": reason, "timed_out": timed_out,
+                                                      "requested": time.time()})
+        files = _RunFiles.read(run_dir)
+        if files.supervisor is not None and files.supervisor.alive():
+            # the supervisor escalates SIGTERM -> SIGKILL on the group itself and records the exit
+            _signal_pid(files.supervisor.pid, signal.SIGTERM)
+            if self._wait_for(run_dir, (sv.EXIT_FILE,), self.grace_s + 5.0):
+                return self.poll(run_dir)
+        self._stop_without_supervisor(run_dir, files, reason, timed_out)
+        return self.poll(run_dir)
+
+    def _stop_without_supervisor(self, run_dir: Path, files: _RunFiles, reason: str, timed_out: bool) -> None:
+        """The supervisor is gone or stuck: kill the group ourselves and write the exit record."""
+        if files.supervisor is not None and files.supervisor.alive():
+            _signal_pid(files.supervisor.pid, signal.SIGKILL)
+        if files.agent is not None and (files.agent.alive() or sv.group_alive(files.agent.pid)):
+            _kill_group(files.agent.pid, self.grace_s)
+        self._reap(run_dir)
+        if not (run_dir / sv.EXIT_FILE).exists():
+            sv.write_json_atomic(run_dir / sv.EXIT_FILE, {
+                "exit_code": None, "timed_out": timed_out, "stopped": not timed_out, "reason": reason,
+                "error": "the supervisor was gone; vaultzoe killed the group itself", "ended": time.time()})
+
+    def _wait_for(self, run_dir: Path, names: tuple[str, ...], timeout_s: float) -> bool:
+        """Poll until one of names exists in run_dir (reaping our supervisor meanwhile)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any((run_dir / name).exists() for name in names):
+                return True
+            proc = self._children.get(run_dir)
+            if proc is not None and proc.poll() is not None:
+                return any((run_dir / name).exists() for name in names)
+            time.sleep(0.02)
+        return False
+
+    def _reap(self, run_dir: Path) -> None:
+        proc = self._children.get(run_dir)
+        if proc is not None and proc.poll() is not None:
+            del self._children[run_dir]
+
+
+def _check_startable(spec: RunSpec) -> None:
+    if (spec.run_dir / sv.ARGV_FILE).exists():
+        raise RunnerError(f"Run directory {spec.run_dir} already holds a run: poll it, or start the next "
+                          f"attempt in its own directory")
+    if not spec.argv:
+        raise RunnerError(f"Task {spec.task_id}: the agent command is empty: set `command:` in its agent note")
+    if not spec.workdir.is_dir():
+        raise RunnerError(f"Task {spec.task_id}: work directory {spec.workdir} does not exist: "
+                          f"create the worktree before starting the agent")
+
+
+def _spec_record(spec: RunSpec, grace_s: float) -> dict[str, Any]:
+    """argv.json: everything the supervisor needs, and the env *names* only (values may be secrets)."""
+    started = time.time()
+    return {
+        "task_id": spec.task_id, "attempt": spec.attempt, "argv": list(spec.argv), "workdir": str(spec.workdir),
+        "env_keys": sorted(spec.env), "timeout_s": spec.timeout_s,
+        "deadline": started + spec.timeout_s if spec.timeout_s else None,
+        "grace_s": grace_s, "log_limit_bytes": spec.log_limit_bytes, "started": started,
+    }
+
+
+def _ended_state(run_dir: Path, pid: int | None, started: float | None, record: Mapping[str, Any]) -> RunState:
+    code = record.get("exit_code")
+    return RunState(run_dir=run_dir, pid=pid, running=False, exit_code=code if isinstance(code, int) else None,
+                    timed_out=bool(record.get("timed_out")), stopped=bool(record.get("stopped")),
+                    started=started, ended=record.get("ended"))
+
+
+def _signal_pid(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_group(pgid: int, grace_s: float) -> None:
+    """SIGTERM the group, SIGKILL it when it outlives the grace period."""
+    sv.signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while sv.group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sv.signal_group(pgid, signal.SIGKILL)
+
+
+def tail(run_dir: Path, max_bytes: int = 4000) -> str:
+    """The end of a run's output log, for callers without a runner at hand."""
+    return sv.read_tail(run_dir / sv.LOG_FILE, max_bytes)

@@ -19,6 +19,299 @@ API CONTRACT (fixed):
     ws.push(repo: RepoConfig, branch: str, worktree_path: Path) -> bool
         Pushes to `origin` when the repo has one (returns False when it has none); a rejected push raises PushRejected.
     ws.remove(repo: RepoConfig, worktree_path: Path) -> None   removes the worktree, keeps the branch
+
+As built, beyond the contract: Worktree.base_commit is the fork point (merge-base of branch and base), so
+it stays the same on re-use; is_merged takes an optional base_commit (else the branch's creation point
+from its reflog) to tell "merged" from "never had a commit"; uncommitted(worktree_path) lists what the
+agent left uncommitted; behind(repo, branch, base) counts base commits missing from the branch.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import git
+
+from ..errors import PushRejected, WorkspaceError
+from ..settings import RepoConfig
+from .runners import run_logged
+
+GIT_ENV = {"GIT_TERMINAL_PROMPT": "0"}   # never wait for a password nobody will type
+PUSH_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """A task's checkout: its own directory on its own branch."""
+
+    path: Path
+    branch: str
+    base: str
+    base_commit: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class _Registered:
+    """One entry of `git worktree list --porcelain`."""
+
+    path: Path
+    branch: str | None       # short name, None when detached
+    prunable: bool
+
+
+class Workspace:
+    """Branches and worktrees of the repositories named by repo notes."""
+
+    def __init__(self, worktrees_root: Path) -> None:
+        self.worktrees_root = Path(worktrees_root)
+
+    # -------------------------------------------------------- creating
+
+    def ensure(self, repo: RepoConfig, branch: str, task_id: str) -> Worktree:
+        """The task's branch and worktree, created on first use and re-used afterwards."""
+        _check_task_id(task_id)
+        with _open(repo) as clone:
+            base = _base_name(repo, clone)
+            start = _base_ref(repo, clone, base)
+            if not _has_ref(clone, f"refs/heads/{branch}"):
+                _git(repo, clone.git.branch, "--no-track", branch, start)
+            path, created = self._worktree_for(repo, clone, branch, task_id)
+            fork = _git(repo, clone.git.merge_base, branch, start)
+        return Worktree(path=path, branch=branch, base=base, base_commit=fork, created=created)
+
+    def _worktree_for(self, repo: RepoConfig, clone: git.Repo, branch: str, task_id: str) -> tuple[Path, bool]:
+        target = (self.worktrees_root / repo.name / task_id).resolve()
+        registered = list(_worktrees(clone))
+        _git(repo, clone.git.worktree, "prune")
+        for entry in registered:
+            if entry.branch == branch and not entry.prunable:
+                return _reusable(repo, clone, entry), False
+            if _same(entry.path, target) and not entry.prunable:
+                raise WorkspaceError(f"{_where(repo)}: worktree {target} holds branch {entry.branch or '(detached)'}, "
+                                     f"not {branch}: remove it with `git worktree remove {target}`")
+        if target.exists() and any(target.iterdir()):
+            raise WorkspaceError(f"{_where(repo)}: {target} exists and is not a worktree of {repo.path}: "
+                                 f"move it away so vaultzoe can create the worktree there")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _git(repo, clone.git.worktree, "add", str(target), branch)
+        return target, True
+
+    def run_setup(self, repo: RepoConfig, worktree: Worktree, log_path: Path,
+                  timeout_s: float = 900) -> tuple[bool, str]:
+        """Run the repo's setup command in the worktree; (ok, output tail) with the output kept in log_path."""
+        if not repo.setup:
+            return True, ""
+        done = run_logged(repo.setup, worktree.path, log_path, timeout_s)
+        if done.ok:
+            return True, done.output_tail
+        return False, _setup_failure(repo, done.exit_code, done.timed_out, done.error, timeout_s) + done.output_tail
+
+    # -------------------------------------------------------- reading
+
+    def new_commits(self, worktree_path: Path, base_commit: str) -> list[str]:
+        """One-line summaries ("<short sha> <subject>") of commits since base_commit, newest first."""
+        out = _run_in(worktree_path, "log", "--format=%h %s", f"{base_commit}..HEAD")
+        return [line for line in out.splitlines() if line.strip()]
+
+    def diff(self, worktree_path: Path, base_commit: str, limit: int = 200_000) -> str:
+        """The committed changes since base_commit, cut at limit characters."""
+        text = _run_in(worktree_path, "diff", base_commit, "HEAD")
+        if len(text) <= limit:
+            return text
+        return text[:limit] + f"\n[diff cut at {limit} of {len(text)} characters]\n"
+
+    def head(self, worktree_path: Path) -> str:
+        """The full sha the worktree is at."""
+        return _run_in(worktree_path, "rev-parse", "HEAD")
+
+    def uncommitted(self, worktree_path: Path) -> list[str]:
+        """`git status --porcelain` lines: what was changed in the worktree but never committed."""
+        return [line for line in _run_in(worktree_path, "status", "--porcelain").splitlines() if line.strip()]
+
+    def behind(self, repo: RepoConfig, branch: str, base: str) -> int:
+        """How many commits of base the branch does not have yet."""
+        with _open(repo) as clone:
+            return int(_git(repo, clone.git.rev_list, "--count", f"{branch}..{_base_ref(repo, clone, base)}"))
+
+    def is_merged(self, repo: RepoConfig, branch: str, base: str, base_commit: str | None = None) -> bool:
+        """True when the branch got commits and its tip is reachable from base (locally or on origin)."""
+        with _open(repo) as clone:
+            if not _has_ref(clone, f"refs/heads/{branch}"):
+                return False
+            tip = _git(repo, clone.git.rev_parse, f"refs/heads/{branch}")
+            start = base_commit or _creation_point(clone, branch)
+            if start is not None and clone.git.rev_parse(start) == tip:
+                return False
+            bases = [ref for ref in (f"refs/heads/{base}", f"refs/remotes/origin/{base}") if _has_ref(clone, ref)]
+            return any(_is_ancestor(clone, tip, ref) for ref in bases)
+
+    # -------------------------------------------------------- publishing and cleaning up
+
+    def push(self, repo: RepoConfig, branch: str, worktree_path: Path) -> bool:
+        """Push the branch to origin; False when there is no origin, PushRejected when it refuses."""
+        with _open(repo) as clone:
+            if "origin" not in [remote.name for remote in clone.remotes]:
+                return False
+            try:
+                clone.git.push("origin", f"refs/heads/{branch}:refs/heads/{branch}",
+                               env=GIT_ENV, kill_after_timeout=PUSH_TIMEOUT_S)
+            except git.GitCommandError as exc:
+                raise PushRejected(f"origin refused branch {branch}: {_stderr(exc)}: rebase the branch on "
+                                   f"origin's version or check the remote's permissions") from None
+        return True
+
+    def remove(self, repo: RepoConfig, worktree_path: Path) -> None:
+        """Remove the worktree (uncommitted files go with it); the branch and its commits stay."""
+        with _open(repo) as clone:
+            if Path(worktree_path).exists():
+                _git(repo, clone.git.worktree, "remove", "--force", str(worktree_path))
+            _git(repo, clone.git.worktree, "prune")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _where(repo: RepoConfig) -> str:
+    return f"Repo note {repo.note_path}" if repo.note_path else f"Repo {repo.name}"
+
+
+def _check_task_id(task_id: str) -> None:
+    if not task_id or "/" in task_id or task_id in (".", ".."):
+        raise WorkspaceError(f"Task id {task_id!r} cannot name a worktree folder: use letters, digits and dashes")
+
+
+class _open:
+    """Context manager: the repo note's clone as a git.Repo, closed afterwards."""
+
+    def __init__(self, repo: RepoConfig) -> None:
+        self.repo = repo
+        self.clone: git.Repo | None = None
+
+    def __enter__(self) -> git.Repo:
+        path = self.repo.path
+        if not path.exists():
+            raise WorkspaceError(f"{_where(self.repo)}: path {path} does not exist: clone the repository there "
+                                 f"or fix `path:`")
+        try:
+            self.clone = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise WorkspaceError(f"{_where(self.repo)}: path {path} is not a git repository: clone it there "
+                                 f"or fix `path:`") from None
+        return self.clone
+
+    def __exit__(self, *exc: object) -> None:
+        if self.clone is not None:
+            self.clone.close()
+
+
+def _git(repo: RepoConfig, command, *args: str) -> str:
+    """Run one git command; its failure becomes a WorkspaceError carrying git's own words."""
+    try:
+        return command(*args, env=GIT_ENV)
+    except git.GitCommandError as exc:
+        verb = " ".join(str(part) for part in exc.command[1:3]) if isinstance(exc.command, list) else "git"
+        raise WorkspaceError(f"{_where(repo)}: `{verb}` failed in {repo.path}: {_stderr(exc)}: "
+                             f"fix the clone (or the repo note) and queue the task again") from None
+
+
+def _run_in(worktree_path: Path, *args: str) -> str:
+    """Run git in a worktree, which must still exist."""
+    try:
+        with git.Repo(worktree_path) as tree:
+            return tree.git.execute(["git", *args], env=GIT_ENV)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise WorkspaceError(f"Worktree {worktree_path} is gone: queue the task again to recreate it") from None
+    except git.GitCommandError as exc:
+        raise WorkspaceError(f"`git {args[0]}` failed in {worktree_path}: {_stderr(exc)}") from None
+
+
+def _stderr(exc: git.GitCommandError) -> str:
+    """git's own complaint on one line, without its long hints."""
+    text = str(exc.stderr or "").strip()
+    text = text.removeprefix("stderr:").strip().strip("'")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("hint:")]
+    return "; ".join(lines) or f"exit status {exc.status}"
+
+
+def _has_ref(clone: git.Repo, ref: str) -> bool:
+    try:
+        clone.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def _is_ancestor(clone: git.Repo, commit: str, ref: str) -> bool:
+    try:
+        clone.git.merge_base("--is-ancestor", commit, ref)
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def _base_name(repo: RepoConfig, clone: git.Repo) -> str:
+    """repo.base, or the branch the clone has checked out."""
+    if repo.base:
+        return repo.base
+    if clone.head.is_detached:
+        raise WorkspaceError(f"{_where(repo)}: {repo.path} has no branch checked out (detached HEAD): "
+                             f"set `base:` in the repo note to the branch tasks start from")
+    return clone.active_branch.name
+
+
+def _base_ref(repo: RepoConfig, clone: git.Repo, base: str) -> str:
+    """The ref to branch from: the local base branch, else origin's."""
+    for ref in (f"refs/heads/{base}", f"refs/remotes/origin/{base}"):
+        if _has_ref(clone, ref):
+            return ref
+    raise WorkspaceError(f"{_where(repo)}: base branch {base!r} not found in {repo.path}: set `base:` in the "
+                         f"repo note to an existing branch, or create it")
+
+
+def _creation_point(clone: git.Repo, branch: str) -> str | None:
+    """The commit the branch was created at, from the oldest entry of its reflog (None when unknown)."""
+    try:
+        lines = clone.git.reflog("show", "--format=%H", f"refs/heads/{branch}", "--").splitlines()
+    except git.GitCommandError:
+        return None
+    return lines[-1].strip() if lines else None
+
+
+def _worktrees(clone: git.Repo) -> Iterator[_Registered]:
+    """Parse `git worktree list --porcelain`."""
+    block: dict[str, str] = {}
+    for line in clone.git.worktree("list", "--porcelain").splitlines() + [""]:
+        if line.strip():
+            key, _, value = line.partition(" ")
+            block[key] = value
+            continue
+        if "worktree" in block:
+            branch = block.get("branch", "")
+            yield _Registered(path=Path(block["worktree"]), prunable="prunable" in block,
+                              branch=branch.removeprefix("refs/heads/") or None)
+        block = {}
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _reusable(repo: RepoConfig, clone: git.Repo, entry: _Registered) -> Path:
+    """An existing worktree of the branch may be re-used unless it is the user's own clone."""
+    if _same(entry.path, Path(clone.working_tree_dir or repo.path)):
+        raise WorkspaceError(f"{_where(repo)}: branch {entry.branch} is checked out in {repo.path} itself: "
+                             f"check out another branch there so the agent gets its own worktree")
+    return entry.path.resolve()
+
+
+def _setup_failure(repo: RepoConfig, code: int | None, timed_out: bool, error: str, timeout_s: float) -> str:
+    command = " ".join(repo.setup)
+    fix = f"fix `setup:` in {repo.note_path or 'the repo note'}"
+    if error:
+        return f"setup `{command}` could not start ({error}): install it or {fix}\n"
+    if timed_out:
+        return f"setup `{command}` timed out after {timeout_s:.0f}s: make it faster or {fix}\n"
+    return f"setup `{command}` failed with exit code {code}: {fix}\n"
