@@ -129,7 +129,13 @@ def _child_naive(root: Path, args) -> dict:
 
 
 def _import_index():
+    """vaultzoe's VaultIndex, or $VAULTZOE_BENCH_INDEX="module:Class" (to try another implementation)."""
     sys.path.insert(0, str(REPO))
+    alt = os.environ.get("VAULTZOE_BENCH_INDEX")
+    if alt:
+        import importlib
+        mod, _, name = alt.partition(":")
+        return getattr(importlib.import_module(mod), name or "VaultIndex")
     from vaultzoe.vault.index import VaultIndex  # noqa: E402  (ImportError -> "missing")
     return VaultIndex
 
@@ -605,6 +611,13 @@ def machine() -> dict:
             "loadavg_start": os.getloadavg()}
 
 
+def _edits_note(oe: dict) -> str:
+    notes = list(oe.get("problems") or [])
+    if not oe.get("stats_after_undo_equal"):
+        notes.append("stats() differ after the edits were undone")
+    return "; ".join(notes).replace("|", "/") or "every edit picked up; stats() equal after undo"
+
+
 def _fmt_s(x) -> str:
     if x is None:
         return "—"
@@ -619,10 +632,11 @@ def _fmt_mb(x) -> str:
     return "—" if x is None else f"{x:.0f} MB"
 
 
-def _ratio(a, b, fmt="{:.1f}x") -> str:
+def _ratio(a, b) -> str:
     if a is None or b is None or b == 0:
         return "—"
-    return fmt.format(a / b)
+    x = a / b
+    return f"{x:.1f}x" if x >= 0.95 else f"{x:.2g}x"
 
 
 def _get(r: dict | None, key="median"):
@@ -693,7 +707,7 @@ def report(b: Bench, m: dict) -> str:
                                  f"| {_fmt_mb(_peak(oe))} | {_ratio(statistics.median(xs), floor)} | — | |")
                 L.append(f"| ours: refresh() with nothing changed | {_fmt_s(oe.get('refresh_noop'))} | (1) | | "
                          f"{_ratio(oe.get('refresh_noop'), floor)} | — | "
-                         f"{'; '.join(oe.get('problems') or []) or 'edits picked up, undo restored the stats' if oe.get('stats_after_undo_equal') else 'stats differ after undo'} |")
+                         f"{_edits_note(oe)} |")
             else:
                 row("ours: one-edit update()/refresh()", oe)
         h = r.get("hvk")
@@ -744,11 +758,12 @@ def report(b: Bench, m: dict) -> str:
         L.append(f"| peak RSS (any of ours) | {_fmt_mb(rss)} | {_fmt_mb(goal_rss) if goal_rss else '—'} | {meets(rss, goal_rss)} | — | "
                  f"{_fmt_mb(hrss)} | {_ratio(hrss, rss)} |")
         if n == 10_000 and floor:
+            st = _get(r.get("stat"))
             L.append("")
-            L.append(f"Scaled goals (issue's 10k goal x this run's floor / reference floor {REFERENCE_10K['floor']} s = "
-                     f"x{floor / REFERENCE_10K['floor']:.2f}): full <= {_fmt_s(GOALS_10K['full'] * floor / REFERENCE_10K['floor'])}; "
-                     f"warm (by stat {REFERENCE_10K['stat']} s -> {_fmt_s(_get(r.get('stat')))}) <= "
-                     f"{_fmt_s(GOALS_10K['warm'] * (_get(r.get('stat')) or REFERENCE_10K['stat']) / REFERENCE_10K['stat'])}.")
+            L.append(f"Goals as ratios (issue 2's reference run: floor {REFERENCE_10K['floor']} s, stat {REFERENCE_10K['stat']} s): "
+                     f"full <= {GOALS_10K['full'] / REFERENCE_10K['floor']:.1f}x floor (here {_ratio(full, floor)}); "
+                     f"warm <= {GOALS_10K['warm'] / REFERENCE_10K['stat']:.1f}x stat (here {_ratio(warm, st)}). "
+                     f"This run's floor is {floor / REFERENCE_10K['floor']:.2f}x the reference one.")
         L.append("")
     L.append("Figures: in-process seconds (the child's own timer around the call; interpreter start-up and imports "
              "excluded; hvk: its self-reported `seconds`), median of the runs; 'process wall' includes start-up. "
