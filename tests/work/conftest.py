@@ -5,6 +5,8 @@
         git_repo.config(check=("pytest",))  # a RepoConfig with overrides
         git_repo.commit_file(path, "a.txt", "text", "message")   # commit in the clone or in any worktree
         git_repo.git(path, "log", "--oneline")                    # run git, returns stdout
+    def test_y(wait_until, pid_gone):                # helpers for real processes (tests/work has no
+        wait_until(lambda: pid_gone(pid))            # __init__.py, so they come as fixtures)
 
 Like a fresh CI machine, git sees no global or system config here (GIT_CONFIG_GLOBAL is an empty file):
 code under test that commits must name an identity itself. The helpers pass one with `-c`.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +96,7 @@ def worktrees_root(tmp_path) -> Path:
     return root
 
 
-def pid_gone(pid: int) -> bool:
+def _pid_gone(pid: int) -> bool:
     """True when pid no longer runs (a zombie waiting for a slow init counts as gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -104,3 +107,26 @@ def pid_gone(pid: int) -> bool:
             return True
         return False
     return stat[stat.rfind(")") + 2:].split()[0] == "Z"
+
+
+def _wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll predicate until it returns something truthy (generous timeout for a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def pid_gone():
+    """pid_gone(pid) -> bool: the process no longer runs (zombies count as gone)."""
+    return _pid_gone
+
+
+@pytest.fixture
+def wait_until():
+    """wait_until(predicate, timeout=30, what=...) -> the first truthy value of predicate()."""
+    return _wait_until
