@@ -43,6 +43,14 @@ def runner() -> ProcessRunner:
     return ProcessRunner(grace_s=2.0)
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_runs(tmp_path):
+    """A failing test must not leave its agents running."""
+    yield
+    for run_dir in (tmp_path / "runs").glob("*/*"):
+        ProcessRunner(grace_s=0.5).stop(run_dir, "test cleanup")
+
+
 def test_run_to_completion_with_output_and_exit_code(runner, tmp_path, wait_until):
     spec = spec_for(tmp_path, [PY, "-c", "import os; print('hello from', os.getcwd()); raise SystemExit(3)"])
     state = runner.start(spec)
