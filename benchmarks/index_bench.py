@@ -71,8 +71,22 @@ def _iter_files(root: Path, md_only: bool):
             yield os.path.join(dirpath, f)
 
 
-def _rss_self_children_mb() -> tuple[float, float]:
-    s = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def _proc_status_mb(field: str) -> float | None:
+    """VmHWM / VmRSS of this process from /proc (VmHWM is the peak of the current, post-exec memory)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _rss_self_children_mb() -> tuple[float | None, float]:
+    # ru_maxrss of SELF counts the parent's pages at fork time (fork/vfork copies the mm), so a child
+    # started by a big parent reports the parent's size: VmHWM is the child's own peak.
+    s = _proc_status_mb("VmHWM")
     c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     return s, c
 
@@ -353,6 +367,7 @@ def _tree_rss_sampler(pid: int, stop: threading.Event, out: list[float]) -> None
 
 def run_measured(cmd: list[str], timeout: float, cwd: str | None = None) -> dict:
     """Run cmd; return wall seconds, kernel peak RSS (MB), sampled tree peak RSS (MB), rc, stdout, stderr."""
+    parent_rss = _proc_status_mb("VmRSS") or 0.0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, stdin=subprocess.DEVNULL)
@@ -373,7 +388,11 @@ def run_measured(cmd: list[str], timeout: float, cwd: str | None = None) -> dict
         err.seek(0)
         so = out.read().decode("utf-8", "replace")
         se = err.read().decode("utf-8", "replace")
-    return {"wall": wall, "rss_mb": ru.ru_maxrss / 1024.0, "tree_rss_mb": tree[0] if tree else None,
+    # the kernel's ru_maxrss includes the parent's pages at fork time: only trust it above that
+    kernel = ru.ru_maxrss / 1024.0
+    kernel_ok = kernel if kernel > parent_rss * 1.05 + 2 else None
+    return {"wall": wall, "rss_mb": kernel_ok, "kernel_maxrss_mb": kernel, "parent_rss_mb": parent_rss,
+            "tree_rss_mb": tree[0] if tree else None,
             "rc": p.returncode, "stdout": so, "stderr": se, "timed_out": wall >= timeout}
 
 
@@ -407,15 +426,16 @@ class Bench:
 
     # ---------------------------------------------------------------------------------- vaults
     def vault(self, n: int) -> tuple[Path, dict]:
-        sys.path.insert(0, str(HERE))
-        import vault_gen
         path = self.workdir / f"vault-{n}-s{self.a.seed}"
         meta = self.workdir / f"vault-{n}-s{self.a.seed}.json"
         if path.exists() and meta.exists() and not self.a.regen:
             return path, json.loads(meta.read_text())
         self.log(f"generating {n} notes -> {path}")
         meta.unlink(missing_ok=True)
-        summary = vault_gen.generate(path, n, self.a.seed, force=True)
+        # in a child process, so that this (measuring) parent stays small: see run_measured
+        r = subprocess.run([sys.executable, str(HERE / "vault_gen.py"), str(path), "--notes", str(n),
+                            "--seed", str(self.a.seed), "--force"], capture_output=True, text=True, check=True)
+        summary = json.loads(r.stdout.strip().splitlines()[-1])
         meta.write_text(json.dumps(summary))
         return path, summary
 
@@ -428,9 +448,8 @@ class Bench:
         res = _last_json(r["stdout"]) or {"status": "error", "error": (r["stderr"] or r["stdout"])[-2000:]}
         if r["timed_out"]:
             res = {"status": "error", "error": f"timed out after {self.a.timeout:.0f} s"}
-        res["wall"] = r["wall"]
-        res["rss_mb"] = r["rss_mb"]
-        res["tree_rss_mb"] = r["tree_rss_mb"]
+        for k in ("wall", "rss_mb", "tree_rss_mb", "kernel_maxrss_mb", "parent_rss_mb"):
+            res[k] = r[k]
         return res
 
     def repeat(self, mode: str, vault: Path, times: int, **kw) -> dict:
@@ -456,7 +475,8 @@ class Bench:
         if r["rc"] != 0 or j is None:
             return {"status": "error", "error": (r["stderr"] or r["stdout"])[-1500:], "wall": r["wall"]}
         return {"status": "ok", "seconds": float(j.get("seconds", r["wall"])), "wall": r["wall"],
-                "rss_mb": r["rss_mb"], "tree_rss_mb": r["tree_rss_mb"], "report": j}
+                "rss_mb": r["rss_mb"], "tree_rss_mb": r["tree_rss_mb"], "kernel_maxrss_mb": r["kernel_maxrss_mb"],
+                "report": j}
 
     # ---------------------------------------------------------------------------------- one size
     def run_size(self, n: int) -> dict:
@@ -576,7 +596,9 @@ def _last_json_obj(s: str) -> dict | None:
 
 
 def _peak(r: dict) -> float:
-    vals = [r.get("rss_mb") or 0.0, r.get("tree_rss_mb") or 0.0]
+    """Peak RSS of a measured process: its own VmHWM (our children), its workers' ru_maxrss, the kernel's
+    ru_maxrss when it exceeds the parent's size at fork, and the sampled RSS of its process tree."""
+    vals = [r.get(k) or 0.0 for k in ("rss_self_mb", "rss_children_mb", "rss_mb", "tree_rss_mb")]
     return max(vals)
 
 
@@ -767,7 +789,7 @@ def report(b: Bench, m: dict) -> str:
         L.append("")
     L.append("Figures: in-process seconds (the child's own timer around the call; interpreter start-up and imports "
              "excluded; hvk: its self-reported `seconds`), median of the runs; 'process wall' includes start-up. "
-             "Peak RSS: max of the kernel's ru_maxrss for the process and a 10 ms psutil sample of its whole process tree. "
+             "Peak RSS: the process's own VmHWM (ours) or the kernel's ru_maxrss (peers), its workers' ru_maxrss, and a 10 ms psutil sample of its whole process tree, whichever is highest. "
              "Warm page cache (an untimed read of every note first).")
     return "\n".join(L)
 
