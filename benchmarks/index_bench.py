@@ -627,7 +627,15 @@ def machine() -> dict:
                 mem = f"{int(line.split()[1]) // 1024 // 1024} GiB"
     except OSError:
         pass
-    return {"date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "vaultzoe/vault"], cwd=REPO,
+                               capture_output=True, text=True).stdout.split()
+        code = f"{head}" + (f" + uncommitted changes in {', '.join(sorted(set(x for x in dirty if '/' in x)))}" if dirty else "")
+    except OSError:
+        code = "?"
+    return {"date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "code": code,
             "platform": platform.platform(), "cpus": os.cpu_count(), "cpu_model": model, "memory": mem,
             "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
             "loadavg_start": os.getloadavg()}
@@ -681,6 +689,7 @@ def report(b: Bench, m: dict) -> str:
     L = []
     L.append(f"Machine: {m['platform']}; {m['cpus']} CPUs ({m['cpu_model']}); {m['memory']} RAM; {m['python']}")
     L.append(f"Date: {m['date']}; load average at start {m['loadavg_start'][0]:.2f}, at end {os.getloadavg()[0]:.2f}")
+    L.append(f"Code: vaultzoe at {m.get('code')}")
     L.append(f"Command: {' '.join(['python'] + [os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])}")
     L.append(f"Peers: {b.peer_venv} (hvk: {'yes' if b.hvk.exists() else 'not installed'}; "
              f"obsidiantools: {'yes' if b._has_otools() else 'not installed'})")
