@@ -1,0 +1,179 @@
+"""The offline planner: prompt sections, retries that lead with the fix, routing, redaction."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.brain.conftest import brief, failed_attempt, request
+from vaultzoe.brain.learnings import AgentStats, Outcome, record
+from vaultzoe.brain.planner import TemplatePlanner, diagnose, route
+from vaultzoe.fakes.planner import ScriptedPlanner
+from vaultzoe.protocols import AttemptEvidence, Plan, ReviewRequest
+
+
+def sections(prompt: str) -> list[str]:
+    return [line[3:].strip() for line in prompt.splitlines() if line.startswith("## ")]
+
+
+def test_first_prompt_has_every_section_in_order():
+    plan = TemplatePlanner().plan(request())
+    assert plan.planner == "template" and plan.agent == "claude" and plan.model is None
+    assert sections(plan.prompt) == ["Goal", "Acceptance criteria", "Business context", "Repository",
+                                     "Constraints", "Definition of done"]
+    assert plan.prompt.startswith("# Task: CSV export for invoices\n")
+    assert "Acme wants semicolon-separated CSV files." in plan.prompt
+    assert "`pytest -q`" in plan.prompt and "Work only inside this worktree" in plan.prompt
+    assert "What went wrong" not in plan.prompt
+
+
+def test_same_request_same_prompt():
+    assert TemplatePlanner().plan(request()) == TemplatePlanner().plan(request())
+
+
+def test_retry_leads_with_what_went_wrong():
+    first = TemplatePlanner().plan(request()).prompt
+    retry = TemplatePlanner().plan(request(attempt=2, previous=(failed_attempt(1),))).prompt
+    assert retry != first
+    assert retry.splitlines()[0] == "# Task: CSV export for invoices (attempt 2: fix what went wrong in attempt 1 first)"
+    assert sections(retry)[0] == "What went wrong last time"
+    assert retry.index("What went wrong") < retry.index("## Goal")
+    assert "exit code 1" in retry
+    assert "AssertionError: ',' != ';'" in retry                  # check output
+    assert "Error: test_export_delimiter failed" in retry         # agent output tail
+    assert "The checks failed (first: `FAILED tests/test_export.py::test_delimiter" in retry
+
+
+def test_retry_carries_feedback_and_review_comments():
+    evidence = replace(failed_attempt(1), review_comments="Use the customer's delimiter, not a comma.")
+    req = request(attempt=2, previous=(evidence,), task=brief(feedback="The customer wanted semicolons, not commas."))
+    prompt = TemplatePlanner().plan(req).prompt
+    fix = prompt[prompt.index("Fix first:"):prompt.index("## Goal")]
+    assert "Do what the human's feedback below asks" in fix
+    assert "The customer wanted semicolons, not commas." in fix
+    assert "Use the customer's delimiter, not a comma." in fix
+
+
+def test_feedback_on_a_first_attempt_is_shown_early():
+    prompt = TemplatePlanner().plan(request(task=brief(feedback="Only touch the export module."))).prompt
+    assert sections(prompt)[:2] == ["Notes from the human", "Goal"]
+
+
+def test_steer_comes_first():
+    prompt = TemplatePlanner().plan(request(task=brief(steer="Stop refactoring; just add the button."))).prompt
+    assert sections(prompt)[0].startswith("Steer from the human")
+
+
+def test_earlier_attempts_are_summarised():
+    previous = (failed_attempt(1), replace(failed_attempt(2), exit_code=2, outcome="timed out"))
+    prompt = TemplatePlanner().plan(request(attempt=3, previous=previous)).prompt
+    assert "Attempt 2 (claude) ended `timed out`, exit code 2." in prompt
+    assert "- attempt 1 (claude): `failed`, exit 1" in prompt
+    assert "ran out of time" in prompt
+
+
+def test_secrets_in_task_and_evidence_are_redacted():
+    evidence = replace(failed_attempt(1), log_tail="export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwx\nboom")
+    req = request(attempt=2, previous=(evidence,),
+                  task=brief(body="token: ghp_abcdefghijklmnopqrstuvwxyz0123456789", goal="password: hunter22"))
+    prompt = TemplatePlanner().plan(req).prompt
+    for secret in ("sk-proj-abcdefghijklmnopqrstuvwx", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "hunter22"):
+        assert secret not in prompt
+    assert "[REDACTED]" in prompt
+
+
+def test_task_details_beyond_goal_and_acceptance_are_kept():
+    body = ("## Goal\nExport invoices.\n\n## Notes\nThe export must stream; files reach 2 GB.\n\n"
+            "## Feedback\nold feedback\n")
+    prompt = TemplatePlanner().plan(request(task=brief(body=body, goal="Export invoices."))).prompt
+    assert "## Details from the task note" in prompt and "files reach 2 GB" in prompt
+    assert "old feedback" not in prompt.split("## Details from the task note")[1].split("## Business")[0]
+
+
+def test_ui_tasks_ask_for_screenshots():
+    prompt = TemplatePlanner().plan(request(task=brief(tags=("#task/ui",), kind="ui"))).prompt
+    assert "Screenshots of every changed screen" in prompt
+
+
+def test_learnings_note_feeds_lessons_and_is_not_pasted_raw():
+    note = "# Learnings: backend\n\nAlways run migrations in a transaction.\n"
+    note = record(note, Outcome("t9", "Tasks/old.md", 1, "codex", None, lesson="Mock nothing; use the test DB."))
+    prompt = TemplatePlanner().plan(request(learnings=note)).prompt
+    lessons_part = prompt.split("## Lessons for `backend` tasks")[1].split("## Constraints")[0]
+    assert "Always run migrations in a transaction." in lessons_part
+    assert "Mock nothing; use the test DB." in lessons_part
+    assert "stats-data" not in prompt and "vaultzoe:" not in prompt
+
+
+# ---------------------------------------------------------------- routing
+
+
+def test_route_explicit_agent_wins():
+    agent, why = route(brief(), "codex", ["backend: claude"], "claude", ("claude", "codex"))
+    assert agent == "codex" and "agent: codex" in why
+
+
+def test_route_rules_match_kind_and_tags():
+    assert route(brief(kind="ui"), "auto", ["ui: codex"], "claude", ("claude", "codex"))[0] == "codex"
+    agent, why = route(brief(tags=("#task", "#billing")), "auto", ["billing: codex"], "claude", ("claude", "codex"))
+    assert agent == "codex" and "#billing" in why
+    agent, _ = route(brief(tags=("#task/ui",), kind="general"), "auto", ["ui: codex"], "claude", ())
+    assert agent == "codex"
+
+
+def test_route_skips_rules_for_unavailable_agents():
+    assert route(brief(kind="ui"), "auto", ["ui: aider"], "claude", ("claude",)) == ("claude", "the default agent")
+
+
+def test_route_uses_stats_once_a_kind_has_three_outcomes():
+    stats = {"claude/default": AgentStats("claude/default", tasks=2, attempts=3, first_try=0, merges=1),
+             "codex/gpt-5": AgentStats("codex/gpt-5", tasks=1, attempts=1, first_try=1, merges=1)}
+    agent, why = route(brief(), "auto", [], "claude", ("claude", "codex"), stats)
+    assert agent == "codex" and "100%" in why and "4 outcomes" in why
+    few = {"codex/gpt-5": AgentStats("codex/gpt-5", tasks=1, attempts=1, first_try=1, merges=1)}
+    assert route(brief(), "auto", [], "claude", ("claude", "codex"), few)[0] == "claude"
+
+
+def test_route_reads_stats_from_the_learnings_note():
+    note = ""
+    for n in range(3):
+        note = record(note, Outcome(f"t{n}", f"T{n}.md", 1, "codex", "gpt-5", succeeded_first_try=True, merged=True))
+    note = record(note, Outcome("t9", "T9.md", 1, "claude", None))
+    plan = TemplatePlanner().plan(request(learnings=note))
+    assert plan.agent == "codex" and "merge rate" in plan.reason
+
+
+def test_route_default_falls_back_to_an_available_agent():
+    agent, why = route(brief(), "auto", [], "claude", ("codex",))
+    assert agent == "codex" and "not available" in why
+
+
+# ---------------------------------------------------------------- diagnosis, review, scripted fake
+
+
+def test_diagnose_without_evidence_still_says_something():
+    lines = diagnose(AttemptEvidence(attempt=1, agent="x", exit_code=None, outcome="failed"))
+    assert len(lines) == 1 and "did not meet the definition of done" in lines[0]
+
+
+def test_diagnose_no_commits_and_crash():
+    ev = AttemptEvidence(attempt=1, agent="x", exit_code=3, outcome="no commits", log_tail="Traceback...\nKeyError: 'x'")
+    text = "\n".join(diagnose(ev))
+    assert "commit your changes" in text and "exited with code 3" in text and "KeyError" in text
+
+
+def test_template_review_is_skipped():
+    review = TemplatePlanner().review(ReviewRequest(task=brief(), context="", diff="+x"))
+    assert review.verdict == "skipped" and "ANTHROPIC_API_KEY" in review.summary
+
+
+def test_scripted_planner_hands_out_its_script_then_templates():
+    fake = ScriptedPlanner(plans=["do exactly this"])
+    fake.enqueue_plan(Plan(prompt="second", agent="codex", model="m", reason="scripted", planner="scripted"))
+    fake.enqueue_review("block", findings=["missing test"])
+    assert fake.plan(request()).prompt == "do exactly this"
+    assert fake.plan(request()).agent == "codex"
+    third = fake.plan(request())
+    assert third.planner == "scripted" and "## Goal" in third.prompt
+    assert fake.review(ReviewRequest(task=brief(), context="", diff="")).findings == ("missing test",)
+    assert fake.review(ReviewRequest(task=brief(), context="", diff="")).verdict == "pass"
+    assert len(fake.plan_requests) == 3 and len(fake.review_requests) == 2
