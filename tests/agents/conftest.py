@@ -67,6 +67,7 @@ def claude_config(agents_bin: Path, stub_url: str, home: Path) -> AgentConfig:
 
 def codex_config(agents_bin: Path, stub_url: str, home: Path) -> AgentConfig:
     """What an agent note pointing Codex at the stub holds (a custom provider with no retries)."""
+    home.mkdir(parents=True, exist_ok=True)          # Codex refuses a CODEX_HOME that does not exist
     provider = (f'model_providers.stub={{name="stub", base_url="{stub_url}/v1", env_key="STUB_KEY", '
                 f'wire_api="responses", request_max_retries=0, stream_max_retries=0}}')
     args = ("-c", "model_provider=stub", "-c", provider,

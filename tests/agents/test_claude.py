@@ -126,9 +126,14 @@ def test_report_never_breaks_on_garbage_or_a_cut_stream(log):
     assert isinstance(report.turns, int) and isinstance(report.error, str)
 
 
+def test_a_cli_that_dies_before_streaming_reports_what_it_last_said():
+    report = ClaudeAgent(PLAIN).report("Loading...\nError: Invalid API key · Fix with /login\n")
+    assert report.is_error and report.error.endswith("it last said: Error: Invalid API key · Fix with /login")
+
+
 def test_report_of_a_stream_without_result_is_an_error_with_the_last_text():
     report = ClaudeAgent(PLAIN).report("\n".join([assistant({"type": "text", "text": "working on it"})] * 2))
-    assert report.is_error and "without a result" in report.error
+    assert report.is_error and "without a final event" in report.error
     assert report.final_message == "working on it" and report.turns == 2
 
 

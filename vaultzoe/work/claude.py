@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -91,6 +92,22 @@ def json_events(log_text: str) -> Iterator[dict[str, Any]]:
             yield event
 
 
+def last_plain_line(log_text: str) -> str:
+    """The last non-empty line that is not a JSON event: what a CLI printed when it died before streaming."""
+    for line in reversed(log_text[-20_000:].splitlines()):
+        line = line.strip()
+        if line and not line.startswith("{"):
+            return line[:500]
+    return ""
+
+
+def without_events(product: str, log_text: str) -> str:
+    """The error for a log whose run never reached its final event."""
+    said = last_plain_line(log_text)
+    return (f"{product} ended without a final event (killed, crashed or cut short)"
+            + (f"; it last said: {said}" if said else "; see the agent log"))
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -149,7 +166,10 @@ class ClaudeAgent:
         return env
 
     def report(self, log_text: str) -> AgentReport:
-        return claude_report(list(json_events(log_text)))
+        report = claude_report(list(json_events(log_text)))
+        if report.is_error and not report.error:
+            return replace(report, error=without_events("Claude Code", log_text))
+        return report
 
     def available(self) -> str | None:
         return missing_executable(self.config, "Claude Code", CLAUDE_INSTALL, self._environ)
@@ -194,8 +214,7 @@ def _result_fields(result: dict[str, Any] | None, events: list[dict[str, Any]]) 
     if result is None:
         texts = _assistant_texts(events)
         turns = sum(1 for e in events if e.get("type") == "assistant")
-        return {"turns": turns, "final_message": texts[-1] if texts else "", "is_error": True,
-                "error": "Claude Code ended without a result event (killed, crashed or cut short); see the agent log"}
+        return {"turns": turns, "final_message": texts[-1] if texts else "", "is_error": True, "error": ""}
     usage = as_dict(result.get("usage"))
     is_error = bool(result.get("is_error")) or as_str(result.get("subtype")).startswith("error")
     cost = result.get("total_cost_usd")

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import os
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..protocols import AgentReport, Invocation
 from ..settings import AgentConfig
-from .claude import as_dict, as_int, as_list, as_str, has_option, json_events, missing_executable, prompt_argument, unique
+from .claude import (as_dict, as_int, as_list, as_str, has_option, json_events, missing_executable, prompt_argument,
+                     unique, without_events)
 
 CODEX_INSTALL = "npm install -g @openai/codex"
 SANDBOX_OPTIONS = ("--sandbox", "-s", "--full-auto", "--approve-for-me", "--dangerously-bypass-approvals-and-sandbox")
@@ -72,7 +74,10 @@ class CodexAgent:
         return UNATTENDED
 
     def report(self, log_text: str) -> AgentReport:
-        return codex_report(list(json_events(log_text)))
+        report = codex_report(list(json_events(log_text)))
+        if report.is_error and not report.error:
+            return replace(report, error=without_events("Codex", log_text))
+        return report
 
     def available(self) -> str | None:
         return missing_executable(self.config, "Codex", CODEX_INSTALL, self._environ)
@@ -110,7 +115,7 @@ def _outcome(events: list[dict[str, Any]]) -> tuple[bool, str]:
     if last_error:
         return True, last_error
     if not any(e.get("type") == "turn.completed" for e in events):
-        return True, "Codex ended without completing its turn (killed, crashed or cut short); see the agent log"
+        return True, ""        # the caller names what the log last said
     return False, ""
 
 
