@@ -9,6 +9,243 @@ API CONTRACT (fixed):
         observe(job): merged into base -> merged=True; otherwise the last judgement.
     make_forge(settings, repo, environ, workspace) -> Forge   "github" when settings.forge is github, or auto and
         repo.github is set and GITHUB_TOKEN/GH_TOKEN present; else local.
+
+As built: submit() also reports "synced" (when the repo's `done:` lists it: the branch holds base's tip)
+and "pr" (pushed to origin, or the local branch when there is no origin; a refused push is a failed
+"pr" item, never an exception). Without new commits, checks and push are skipped. Changes the agent
+left uncommitted are never committed for it, only named in the evidence. The judgement is kept in
+job.log_dir/forge.json; observe() re-judges when none is kept. make_forge takes an optional planner for
+the GitHub forge, and raises TaskBlocked when `forge: github` lacks a token or a `github:` repo.
 """
 
 from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ForgeError, TaskBlocked, WorkspaceError
+from ..protocols import CheckItem, Forge, ForgeJob, ForgeReport
+from ..settings import SETTINGS_NOTE, RepoConfig, Settings
+from .runners import Completed, run_logged
+from .workspace import Workspace
+
+FORGES: dict[str, str] = {
+    "local": "vaultzoe.work.forge:LocalForge",
+    "github": "vaultzoe.work.github:GitHubForge",
+}
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
+DEFAULT_GITHUB_API = "https://api.github.com"
+
+CHECK_LOG = "check.log"
+REPORT_FILE = "forge.json"
+CHECK_TAIL_BYTES = 4000
+LISTED_FILES = 20
+
+
+# ---------------------------------------------------------------- what the local forge saw, and its judgement (pure)
+
+
+@dataclass(frozen=True)
+class LocalFacts:
+    """What submit() gathered from git and the check command; None means not looked at."""
+
+    branch: str
+    base: str
+    commits: tuple[str, ...]
+    uncommitted: tuple[str, ...] = ()
+    behind: int | None = None
+    check_command: tuple[str, ...] = ()
+    check: Completed | None = None
+    check_timeout_s: float = 0
+    pushed: bool | None = None          # True: pushed to origin; False: no origin; None: not tried
+    push_error: str = ""
+    not_pushed_because: str = ""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    item: CheckItem
+    evidence: str = ""
+    needs_sync: bool = False
+
+
+def judge_local(facts: LocalFacts) -> ForgeReport:
+    """The definition-of-done items the local forge can judge, with evidence for the next prompt."""
+    outcomes = [_commits(facts)]
+    if facts.behind is not None:
+        outcomes.append(_synced(facts))
+    outcomes += [_checks(facts), _pr(facts)]
+    evidence = "\n\n".join(o.evidence for o in outcomes if o.evidence)
+    return ForgeReport(checks=tuple(o.item for o in outcomes), evidence=evidence,
+                       needs_sync=any(o.needs_sync for o in outcomes))
+
+
+def _commits(facts: LocalFacts) -> _Outcome:
+    left = _uncommitted_note(facts.uncommitted)
+    if facts.commits:
+        return _Outcome(CheckItem("commits", "pass", f"{len(facts.commits)} new"), evidence=left)
+    evidence = (f"The agent made no commits on branch {facts.branch}: commit the changes "
+                f"(git add, git commit) before finishing.")
+    return _Outcome(CheckItem("commits", "fail", f"no new commits on {facts.branch}"),
+                    evidence="\n".join(part for part in (evidence, left) if part))
+
+
+def _uncommitted_note(lines: tuple[str, ...]) -> str:
+    if not lines:
+        return ""
+    shown = ", ".join(line[3:] for line in lines[:LISTED_FILES])
+    more = f" and {len(lines) - LISTED_FILES} more" if len(lines) > LISTED_FILES else ""
+    return (f"Uncommitted changes left in the worktree (vaultzoe does not commit them for the agent): "
+            f"{shown}{more}.")
+
+
+def _synced(facts: LocalFacts) -> _Outcome:
+    if not facts.behind:
+        return _Outcome(CheckItem("synced", "pass", f"up to date with {facts.base}"))
+    return _Outcome(CheckItem("synced", "fail", f"{facts.behind} commits behind {facts.base}"), needs_sync=True,
+                    evidence=f"Branch {facts.branch} is {facts.behind} commits behind {facts.base}: merge (or "
+                             f"rebase onto) the latest {facts.base}, resolve any conflicts and run the checks again.")
+
+
+def _checks(facts: LocalFacts) -> _Outcome:
+    if not facts.check_command:
+        return _Outcome(CheckItem("checks", "skipped", "no `check:` command in the repo note"))
+    command = " ".join(facts.check_command)
+    done = facts.check
+    if done is None:
+        return _Outcome(CheckItem("checks", "skipped", "not run: no new commits"))
+    if done.ok:
+        return _Outcome(CheckItem("checks", "pass", f"`{command}` passed"))
+    if done.error:
+        detail = f"`{command}` could not start ({done.error}): install it or fix `check:` in the repo note"
+        return _Outcome(CheckItem("checks", "fail", detail), evidence=f"The check {detail}.")
+    how = f"timed out after {facts.check_timeout_s:.0f}s" if done.timed_out else f"failed with exit code {done.exit_code}"
+    return _Outcome(CheckItem("checks", "fail", f"`{command}` {how}"),
+                    evidence=f"The check `{command}` {how} in the worktree. The end of its output:\n\n"
+                             f"{done.output_tail.strip()}")
+
+
+def _pr(facts: LocalFacts) -> _Outcome:
+    if facts.push_error:
+        return _Outcome(CheckItem("pr", "fail", f"push refused: {facts.push_error}"),
+                        evidence=f"Pushing branch {facts.branch} to origin failed: {facts.push_error}")
+    if facts.pushed is None:
+        return _Outcome(CheckItem("pr", "skipped", f"not pushed: {facts.not_pushed_because}"))
+    if facts.pushed:
+        return _Outcome(CheckItem("pr", "pass", f"pushed {facts.branch} to origin"))
+    return _Outcome(CheckItem("pr", "pass", f"local branch {facts.branch} (the repo has no origin)"))
+
+
+# ---------------------------------------------------------------- the local forge (I/O)
+
+
+class LocalForge:
+    """Judges an attempt with local git and the repo's check command; publishes by pushing to origin."""
+
+    name = "local"
+
+    def __init__(self, workspace: Workspace, check_timeout_s: float = 1800.0) -> None:
+        self.workspace = workspace
+        self.check_timeout_s = check_timeout_s
+
+    def submit(self, job: ForgeJob) -> ForgeReport:
+        """Judge the attempt that just ended (commits, synced, checks), then push when nothing failed."""
+        facts = self._facts(job)
+        if facts.commits:
+            facts = replace(facts, check=self._run_check(job))
+            facts = self._publish(job, facts)
+        else:
+            facts = replace(facts, not_pushed_because="no new commits")
+        report = judge_local(facts)
+        save_report(job.log_dir, report)
+        return report
+
+    def observe(self, job: ForgeJob) -> ForgeReport:
+        """Merged into base -> merged; otherwise the kept judgement (judged afresh when none is kept)."""
+        kept = load_report(job.log_dir)
+        if self.workspace.is_merged(job.repo, job.branch, job.base, base_commit=job.base_commit or None):
+            return ForgeReport(checks=kept.checks if kept else (), merged=True)
+        return kept if kept is not None else self.submit(job)
+
+    def _facts(self, job: ForgeJob) -> LocalFacts:
+        behind = self.workspace.behind(job.repo, job.branch, job.base) if "synced" in job.repo.done else None
+        return LocalFacts(branch=job.branch, base=job.base,
+                          commits=tuple(self.workspace.new_commits(job.worktree, job.base_commit)),
+                          uncommitted=tuple(self.workspace.uncommitted(job.worktree)), behind=behind,
+                          check_command=job.repo.check, check_timeout_s=self.check_timeout_s)
+
+    def _run_check(self, job: ForgeJob) -> Completed | None:
+        if not job.repo.check:
+            return None
+        return run_logged(job.repo.check, job.worktree, job.log_dir / CHECK_LOG, self.check_timeout_s,
+                          tail_bytes=CHECK_TAIL_BYTES)
+
+    def _publish(self, job: ForgeJob, facts: LocalFacts) -> LocalFacts:
+        failing = [o.item.name for o in (_commits(facts), _checks(facts)) if o.item.state == "fail"]
+        if facts.behind:
+            failing.append("synced")
+        if failing:
+            return replace(facts, not_pushed_because=f"{', '.join(failing)} failed")
+        try:
+            return replace(facts, pushed=self.workspace.push(job.repo, job.branch, job.worktree))
+        except (ForgeError, WorkspaceError) as exc:
+            return replace(facts, push_error=str(exc))
+
+
+def save_report(log_dir: Path, report: ForgeReport) -> None:
+    """Keep the judgement next to the attempt's logs (observe() returns it on later passes)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    tmp = log_dir / f".{REPORT_FILE}.tmp"
+    tmp.write_text(json.dumps(asdict(report)), encoding="utf-8")
+    tmp.replace(log_dir / REPORT_FILE)
+
+
+def load_report(log_dir: Path) -> ForgeReport | None:
+    """The kept judgement, or None when there is none (or it cannot be read)."""
+    try:
+        data: dict[str, Any] = json.loads((log_dir / REPORT_FILE).read_text(encoding="utf-8"))
+        checks = tuple(CheckItem(**item) for item in data.pop("checks", ()))
+        return ForgeReport(checks=checks, **data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+# ---------------------------------------------------------------- choosing a forge
+
+
+def github_token(environ: Mapping[str, str]) -> str | None:
+    """The GitHub token from GITHUB_TOKEN or GH_TOKEN."""
+    return next((environ[name] for name in TOKEN_VARIABLES if environ.get(name)), None)
+
+
+def forge_name(setting: str, repo: RepoConfig, environ: Mapping[str, str]) -> str:
+    """"github" when asked for, or on auto when the repo names one and a token is there; else "local"."""
+    if setting == "github" or (setting == "auto" and repo.github and github_token(environ)):
+        return "github"
+    return "local"
+
+
+def make_forge(settings: Settings, repo: RepoConfig, environ: Mapping[str, str], workspace: Workspace,
+               planner: Any = None) -> Forge:
+    """The forge for this repo, from the FORGES table."""
+    name = forge_name(settings.forge, repo, environ)
+    forge_class = _load(FORGES[name])
+    if name == "local":
+        return forge_class(workspace)
+    token = github_token(environ)
+    if not token:
+        raise TaskBlocked(f"forge is github but no token is set: set GITHUB_TOKEN (or GH_TOKEN) in vaultzoe's "
+                          f"environment, or set `forge: local` in {SETTINGS_NOTE}")
+    if not repo.github:
+        raise TaskBlocked(f"forge is github but {repo.note_path or repo.name} has no `github:` property: set it "
+                          f"to owner/name, or set `forge: local` in {SETTINGS_NOTE}")
+    return forge_class(workspace=workspace, repo=repo, token=token,
+                       api_url=environ.get("GITHUB_API_URL") or DEFAULT_GITHUB_API, planner=planner)
+
+
+def _load(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)

@@ -59,8 +59,10 @@ class Completed:
 def run_logged(argv: Sequence[str], cwd: Path, log_path: Path, timeout_s: float | None,
                limit_bytes: int = 20_000_000, tail_bytes: int = 4000,
                env: Mapping[str, str] | None = None) -> Completed:
-    """Run argv (no shell) in cwd, output to a capped log_path; the whole group dies on timeout."""
+    """Run argv (no shell) in cwd, output to a fresh capped log_path; the whole group dies on timeout."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    for old in (log_path, sv.rotated_path(log_path)):
+        old.unlink(missing_ok=True)
     full_env = {**os.environ, **env} if env else None
     outcome = sv.run_capped(argv, cwd, log_path, limit=limit_bytes, timeout_s=timeout_s, grace_s=2.0,
                             env=full_env)

@@ -1,0 +1,174 @@
+"""LocalForge against real git and real check commands; choosing a forge."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from vaultzoe.errors import TaskBlocked
+from vaultzoe.protocols import ForgeJob
+from vaultzoe.settings import Settings
+from vaultzoe.work.forge import FORGES, LocalForge, forge_name, make_forge
+from vaultzoe.work.workspace import Workspace
+
+BRANCH = "zoe/add-greeting-t1"
+PASSING = (sys.executable, "-c", "import pathlib; assert pathlib.Path('greeting.txt').exists(); print('1 passed')")
+FAILING = (sys.executable, "-c", "import sys; print('FAILED test_greeting - AssertionError: wrong words'); sys.exit(1)")
+
+
+@pytest.fixture
+def ws(worktrees_root) -> Workspace:
+    return Workspace(worktrees_root)
+
+
+def job_for(git_repo, ws, tmp_path, repo=None, **kw) -> ForgeJob:
+    repo = repo or git_repo.repo
+    tree = ws.ensure(repo, BRANCH, "t1")
+    fields = dict(task_id="t1", title="Add a greeting", summary="", acceptance="", repo=repo, branch=BRANCH,
+                  base="main", worktree=tree.path, base_commit=tree.base_commit, log_dir=tmp_path / "run")
+    return ForgeJob(**{**fields, **kw})
+
+
+def states(report) -> dict[str, str]:
+    return {item.name: item.state for item in report.checks}
+
+
+def test_commits_and_passing_check_push_to_origin(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(check=PASSING))
+    sha = git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+
+    report = LocalForge(ws).submit(job)
+
+    assert states(report) == {"commits": "pass", "synced": "pass", "checks": "pass", "pr": "pass"}
+    assert report.passed and not report.failed and report.evidence == ""
+    assert "1 passed" in (job.log_dir / "check.log").read_text()
+    assert git_repo.git(git_repo.origin, "rev-parse", BRANCH) == sha
+
+
+def test_failing_check_fails_with_its_output_and_is_not_pushed(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(check=FAILING))
+    git_repo.commit_file(job.worktree, "greeting.txt", "hullo\n", "add greeting")
+
+    report = LocalForge(ws).submit(job)
+
+    assert report.failed and states(report)["checks"] == "fail" and states(report)["pr"] == "skipped"
+    assert "failed with exit code 1" in report.evidence
+    assert "FAILED test_greeting - AssertionError: wrong words" in report.evidence
+    assert BRANCH not in git_repo.git(git_repo.origin, "branch", "--list")
+
+
+def test_no_commits_fails_and_names_uncommitted_work(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(check=PASSING))
+    (job.worktree / "greeting.txt").write_text("never committed\n")
+
+    report = LocalForge(ws).submit(job)
+
+    assert states(report) == {"commits": "fail", "synced": "pass", "checks": "skipped", "pr": "skipped"}
+    assert "the agent made no commits" in report.evidence.lower()
+    assert "uncommitted changes left in the worktree" in report.evidence.lower()
+    assert "greeting.txt" in report.evidence
+    assert git_repo.git(job.worktree, "status", "--porcelain") == "?? greeting.txt"   # not committed for it
+    assert not (job.log_dir / "check.log").exists()
+
+
+def test_uncommitted_leftovers_are_mentioned_even_when_commits_pass(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path)
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    (job.worktree / "notes.txt").write_text("scratch")
+
+    report = LocalForge(ws).submit(job)
+
+    assert report.passed and "uncommitted changes left in the worktree" in report.evidence.lower()
+
+
+def test_no_check_command_skips_checks_and_no_origin_keeps_a_local_branch(git_repo, ws, tmp_path):
+    git_repo.git(git_repo.path, "remote", "remove", "origin")
+    job = job_for(git_repo, ws, tmp_path)
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+
+    report = LocalForge(ws).submit(job)
+
+    assert states(report)["checks"] == "skipped" and report.passed
+    assert "no origin" in dict((c.name, c.detail) for c in report.checks)["pr"]
+
+
+def test_rejected_push_is_a_failed_item_not_an_exception(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path)
+    other = tmp_path / "other"
+    git_repo.git(tmp_path, "clone", "-q", str(git_repo.origin), str(other))
+    git_repo.git(other, "checkout", "-q", "-b", BRANCH)
+    git_repo.commit_file(other, "greeting.txt", "theirs\n", "someone else's work")
+    git_repo.git(other, "push", "-q", "origin", BRANCH)
+    git_repo.commit_file(job.worktree, "greeting.txt", "ours\n", "add greeting")
+
+    report = LocalForge(ws).submit(job)
+
+    assert report.failed and states(report)["pr"] == "fail"
+    assert "rejected" in report.evidence and BRANCH in report.evidence
+
+
+def test_branch_behind_base_needs_sync_when_the_repo_asks_for_it(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path)
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    git_repo.commit_file(git_repo.path, "other.txt", "x", "main moves on")
+
+    report = LocalForge(ws).submit(job)
+    assert report.needs_sync and states(report)["synced"] == "fail" and states(report)["pr"] == "skipped"
+    assert "1 commits behind main" in report.evidence
+
+    no_sync = job_for(git_repo, ws, tmp_path / "b", repo=git_repo.config(done=("checks",)))
+    assert "synced" not in states(LocalForge(ws).submit(no_sync))
+
+
+def test_check_timeout_and_missing_program(git_repo, ws, tmp_path):
+    slow = git_repo.config(check=(sys.executable, "-c", "import time; time.sleep(60)"))
+    job = job_for(git_repo, ws, tmp_path, repo=slow)
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    report = LocalForge(ws, check_timeout_s=0.5).submit(job)
+    assert report.failed and "timed out" in report.evidence
+
+    missing = job_for(git_repo, ws, tmp_path, repo=git_repo.config(check=("no-such-test-runner",)))
+    report = LocalForge(ws).submit(missing)
+    assert report.failed and "could not start" in report.evidence and "`check:`" in report.evidence
+
+
+def test_observe_returns_the_kept_judgement_then_merged(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(check=PASSING))
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    forge = LocalForge(ws)
+    submitted = forge.submit(job)
+
+    assert LocalForge(ws).observe(job) == submitted          # a new instance (restart) reads it back
+    assert not submitted.merged
+
+    git_repo.git(git_repo.path, "merge", "-q", "--no-edit", BRANCH)
+    merged = forge.observe(job)
+    assert merged.merged and merged.checks == submitted.checks
+
+
+def test_observe_judges_afresh_when_nothing_is_kept(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path)
+    report = LocalForge(ws).observe(job)
+    assert report.failed and "no commits" in report.evidence
+
+
+def test_forge_is_chosen_from_settings_repo_and_token(git_repo):
+    with_github = git_repo.config(github="acme/app")
+    assert forge_name("auto", with_github, {"GITHUB_TOKEN": "t"}) == "github"
+    assert forge_name("auto", with_github, {"GH_TOKEN": "t"}) == "github"
+    assert forge_name("auto", with_github, {}) == "local"
+    assert forge_name("auto", git_repo.repo, {"GITHUB_TOKEN": "t"}) == "local"
+    assert forge_name("local", with_github, {"GITHUB_TOKEN": "t"}) == "local"
+    assert forge_name("github", git_repo.repo, {}) == "github"
+    assert set(FORGES) == {"local", "github"}
+
+
+def test_make_forge_builds_a_local_forge_and_blocks_github_without_what_it_needs(git_repo, ws):
+    forge = make_forge(Settings(), git_repo.repo, {}, ws)
+    assert isinstance(forge, LocalForge) and forge.name == "local" and forge.workspace is ws
+    with pytest.raises(TaskBlocked, match="set GITHUB_TOKEN"):
+        make_forge(Settings(forge="github"), git_repo.config(github="acme/app"), {}, ws)
+    with pytest.raises(TaskBlocked, match="no `github:` property"):
+        make_forge(Settings(forge="github"), git_repo.repo, {"GITHUB_TOKEN": "t"}, ws)
