@@ -115,7 +115,8 @@ class AnthropicStub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="anthropic-stub", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="anthropic-stub",
+                                        daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -213,6 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         except ValueError:
             self._json(400, _error_body("invalid_request_error", "body is not JSON"))
+            return
+        if not (self.headers.get("x-api-key") or self.headers.get("authorization")):
+            self._json(401, _error_body("authentication_error", "x-api-key header is required"))
             return
         if self.path.startswith("/v1/messages/count_tokens"):
             self._json(200, {"input_tokens": len(raw) // 4})
