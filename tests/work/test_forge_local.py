@@ -172,3 +172,17 @@ def test_make_forge_builds_a_local_forge_and_blocks_github_without_what_it_needs
         make_forge(Settings(forge="github"), git_repo.config(github="acme/app"), {}, ws)
     with pytest.raises(TaskBlocked, match="no `github:` property"):
         make_forge(Settings(forge="github"), git_repo.repo, {"GITHUB_TOKEN": "t"}, ws)
+
+
+def test_fake_forge_hands_out_scripted_reports(git_repo, ws, tmp_path):
+    from vaultzoe.fakes.forge import FakeForge, failing, merged, passing
+    fake = FakeForge(submits=[failing("1 test failed\nassert 1 == 2")])
+    job = job_for(git_repo, ws, tmp_path)
+
+    assert fake.make(Settings(), git_repo.repo) is fake
+    first = fake.submit(job)
+    assert first.failed and first.evidence.startswith("1 test failed")
+    assert fake.submit(job) == passing() and fake.observe(job) == passing()
+    fake.enqueue_observe(merged())
+    assert fake.observe(job).merged and fake.observe(job).merged
+    assert len(fake.submitted) == 2 and len(fake.observed) == 3

@@ -238,3 +238,41 @@ def test_run_logged_timeout_kills_its_group(tmp_path, wait_until, pid_gone):
     done = run_logged(["sh", "-c", "sleep 300 & echo $! > gc.pid; sleep 300"], tmp_path, tmp_path / "c.log", 0.5)
     assert done.timed_out and not done.ok and time.monotonic() - started < 30
     wait_until(lambda: pid_gone(int((tmp_path / "gc.pid").read_text())), what="grandchild to die")
+
+
+# ---------------------------------------------------------------- the fake follows the same contract
+
+
+def test_fake_runner_plays_its_script_in_order(tmp_path):
+    from vaultzoe.fakes.runner import FakeRunner, ScriptedRun
+    fake = FakeRunner([ScriptedRun(exit_code=1, output="boom\n", polls=2)])
+    fake.enqueue(exit_code=0, output="ok\n", polls=0)
+    first, second = spec_for(tmp_path, ["a"]), spec_for(tmp_path, ["b"], attempt=2)
+    second.run_dir.mkdir(parents=True)
+
+    assert fake.start(first).running and fake.start(second).running
+    assert fake.poll(first.run_dir).running and fake.poll(first.run_dir).running
+    done = fake.poll(first.run_dir)
+    assert (done.running, done.exit_code) == (False, 1) and fake.tail(first.run_dir) == "boom\n"
+    assert fake.poll(second.run_dir).exit_code == 0
+    assert second.run_dir.joinpath("output.log").read_text() == "ok\n"   # log_path holds, as for the real runner
+    assert [s.argv for s in fake.started] == [("a",), ("b",)]
+    with pytest.raises(RunnerError, match="already holds a run"):
+        fake.start(first)
+
+
+def test_fake_runner_stop_and_timeout(tmp_path):
+    from vaultzoe.fakes.runner import FakeRunner
+    fake = FakeRunner()
+    fake.enqueue(polls=None)
+    fake.enqueue(polls=None)
+    stopped, slow = spec_for(tmp_path, ["a"]), spec_for(tmp_path, ["b"], attempt=2, timeout_s=60)
+    fake.start(stopped)
+    fake.start(slow)
+
+    assert fake.stop(stopped.run_dir, "cancelled").stopped and fake.stopped == [(stopped.run_dir, "cancelled")]
+    assert fake.enforce_timeout(slow.run_dir).running
+    fake.advance(61)
+    timed_out = fake.enforce_timeout(slow.run_dir)
+    assert timed_out.timed_out and timed_out.exit_code == 143 and not fake.poll(slow.run_dir).running
+    assert fake.poll(tmp_path / "unknown") == RunState(run_dir=tmp_path / "unknown", pid=None, running=False)
