@@ -65,17 +65,19 @@ def with_default(env: dict[str, str], key: str, value: str, environ: Mapping[str
 def missing_executable(config: AgentConfig, product: str, install: str,
                        environ: Mapping[str, str]) -> str | None:
     """None when config.command[0] can be run, else a reason that names the fix."""
+    note = config.note_path or f"{AGENTS_DIR}/{config.name}.md"
     if not config.command:
-        return f"The {config.name} agent has no command: set `command:` in {AGENTS_DIR}/{config.name}.md"
+        return f"The {config.name} agent has no command: set `command:` in {note}"
     program = config.command[0]
     if os.sep in program:
         found = os.access(program, os.X_OK) and Path(program).is_file()
-    else:
-        found = shutil.which(program, path=environ.get("PATH", os.defpath)) is not None
+    else:   # the agent runs with the note's env on top, so its PATH is the one that counts
+        search = config.env.get("PATH") or environ.get("PATH", os.defpath)
+        found = shutil.which(program, path=search) is not None
     if found:
         return None
     return (f"{product} is not installed: `{program}` was not found. Install it with `{install}`, "
-            f"or set `command:` in {AGENTS_DIR}/{config.name}.md to the full path of the executable")
+            f"or set `command:` in {note} to the full path of the executable")
 
 
 def json_events(log_text: str) -> Iterator[dict[str, Any]]:
