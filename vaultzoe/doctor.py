@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,18 +120,31 @@ def _availability(config: AgentConfig, environ: Mapping[str, str]) -> str | None
     return make_agent(config).available()
 
 
+def run_briefly(argv: list[str], env: Mapping[str, str] | None, timeout_s: float) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a short command; on timeout its whole process group is killed."""
+    proc = subprocess.Popen(argv, env=None if env is None else dict(env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)    # grandchildren holding the pipes would keep communicate() waiting
+        proc.communicate()
+        raise
+    return proc.returncode, out, err
+
+
 def program_version(argv: list[str], env: Mapping[str, str], timeout_s: float = VERSION_TIMEOUT_S) -> str:
     """The first line `<program> --version` prints; RuntimeError says why there is none."""
     try:
-        done = subprocess.run([*argv, "--version"], env=dict(env), stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, errors="replace", timeout=timeout_s, check=False)
+        code, out, err = run_briefly([*argv, "--version"], env, timeout_s)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"did not answer within {timeout_s:.0f} s") from None
     except OSError as exc:
         raise RuntimeError(str(exc)) from None
-    text = (done.stdout.strip() or done.stderr.strip()).splitlines()
-    if done.returncode != 0 or not text:
-        raise RuntimeError(f"exited with {done.returncode}: {text[-1][:200] if text else 'no output'}")
+    text = (out.strip() or err.strip()).splitlines()
+    if code != 0 or not text:
+        raise RuntimeError(f"exited with {code}: {text[-1][:200] if text else 'no output'}")
     return text[0][:200]
 
 
@@ -219,13 +233,12 @@ def key_findings(environ: Mapping[str, str], settings: Settings) -> list[Finding
 def git_toplevel(path: Path) -> str:
     """The work tree root containing path; RuntimeError with git's reason when it is not a git repo."""
     try:
-        done = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL, timeout=GIT_TIMEOUT_S, check=False)
+        code, out, err = run_briefly(["git", "-C", str(path), "rev-parse", "--show-toplevel"], None, GIT_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RuntimeError(f"git could not run ({exc}): install git") from None
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "not a git repository")
-    return done.stdout.strip()
+    if code != 0:
+        raise RuntimeError(err.strip().splitlines()[-1] if err.strip() else "not a git repository")
+    return out.strip()
 
 
 def _repo_finding(path: Path, vault_root: Path) -> Finding:

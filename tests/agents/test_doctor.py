@@ -156,7 +156,7 @@ def test_read_frontmatter_is_simple_and_robust(tmp_path):
 
 
 def test_program_version_times_out(tmp_path):
-    slow = program(tmp_path / "bin", "slow", "sleep 5")
+    slow = program(tmp_path / "bin", "slow", "sleep 30 & sleep 30")     # a grandchild holds the pipes too
     with pytest.raises(RuntimeError, match="did not answer within 1 s"):
         program_version([str(slow)], os.environ, timeout_s=1)
 
