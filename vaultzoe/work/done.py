@@ -99,7 +99,9 @@ class Judgement:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Outcome:
+    """One item's verdict, with what the next prompt should hear about it."""
+
     item: CheckItem
     evidence: str = ""
     feedback: str = ""
@@ -123,17 +125,17 @@ def evaluate(done: Sequence[str], ui: bool, facts: Facts) -> Judgement:
     outcomes = [judge(name, facts) for name in done_items(done, ui)]
     return Judgement(
         checks=tuple(o.item for o in outcomes),
-        evidence=_clip(_join(o.evidence for o in outcomes), EVIDENCE_LIMIT),
-        feedback=_clip(_join(o.feedback for o in outcomes), EVIDENCE_LIMIT),
+        evidence=clip(_join(o.evidence for o in outcomes), EVIDENCE_LIMIT),
+        feedback=clip(_join(o.feedback for o in outcomes), EVIDENCE_LIMIT),
         needs_sync=any(o.needs_sync for o in outcomes),
     )
 
 
-def judge(name: str, facts: Facts) -> _Outcome:
+def judge(name: str, facts: Facts) -> Outcome:
     """One item; an unknown name is shown as skipped with the names that exist."""
     judge_fn = _JUDGES.get(name)
     if judge_fn is None:
-        return _Outcome(CheckItem(name, "skipped", f"unknown item: use {', '.join(KNOWN_ITEMS)} in the repo note's done:"))
+        return Outcome(CheckItem(name, "skipped", f"unknown item: use {', '.join(KNOWN_ITEMS)} in the repo note's done:"))
     return judge_fn(facts)
 
 
@@ -145,103 +147,103 @@ def has_image(text: str) -> bool:
 # ---------------------------------------------------------------- the items
 
 
-def _commits(facts: Facts) -> _Outcome:
+def _commits(facts: Facts) -> Outcome:
     count = len(facts.new_commits) if facts.new_commits is not None else (facts.pull.commits if facts.pull else 0)
     if count:
-        return _Outcome(CheckItem("commits", "pass", f"{count} new"))
-    return _Outcome(CheckItem("commits", "fail", f"no new commits on {facts.branch}"),
+        return Outcome(CheckItem("commits", "pass", f"{count} new"))
+    return Outcome(CheckItem("commits", "fail", f"no new commits on {facts.branch}"),
                     evidence=f"The attempt left no new commits on branch {facts.branch}: "
                              f"commit the changes (git add, git commit) before finishing.")
 
 
-def _pr(facts: Facts) -> _Outcome:
+def _pr(facts: Facts) -> Outcome:
     pull = facts.pull
     if pull is None:
-        return _Outcome(CheckItem("pr", "fail", f"no pull request for {facts.branch}"),
+        return Outcome(CheckItem("pr", "fail", f"no pull request for {facts.branch}"),
                         evidence=f"No pull request exists for branch {facts.branch}.")
     if pull.merged:
-        return _Outcome(CheckItem("pr", "pass", f"#{pull.number} merged"))
+        return Outcome(CheckItem("pr", "pass", f"#{pull.number} merged"))
     if pull.state != "open":
-        return _Outcome(CheckItem("pr", "fail", f"#{pull.number} closed without merge"),
+        return Outcome(CheckItem("pr", "fail", f"#{pull.number} closed without merge"),
                         evidence=f"Pull request #{pull.number} was closed without being merged.")
-    return _Outcome(CheckItem("pr", "pass", f"#{pull.number} open" + (" (draft)" if pull.draft else "")))
+    return Outcome(CheckItem("pr", "pass", f"#{pull.number} open" + (" (draft)" if pull.draft else "")))
 
 
-def _synced(facts: Facts) -> _Outcome:
+def _synced(facts: Facts) -> Outcome:
     pull = facts.pull
     if pull is None:
-        return _Outcome(CheckItem("synced", "pending", "no pull request yet"))
+        return Outcome(CheckItem("synced", "pending", "no pull request yet"))
     if pull.merged:
-        return _Outcome(CheckItem("synced", "pass", "merged"))
+        return Outcome(CheckItem("synced", "pass", "merged"))
     state = (pull.mergeable_state or "unknown").lower()
     if state in UNSYNCED_STATES:
         relation = UNSYNCED_STATES[state]
-        return _Outcome(CheckItem("synced", "fail", f"{relation} {facts.base}"), needs_sync=True,
+        return Outcome(CheckItem("synced", "fail", f"{relation} {facts.base}"), needs_sync=True,
                         evidence=f"Branch {facts.branch} is {relation} {facts.base}: merge (or rebase onto) the latest "
                                  f"origin/{facts.base}, resolve any conflicts, re-run the tests, and push.")
     if state == "unknown":
-        return _Outcome(CheckItem("synced", "pending", "GitHub is still computing mergeability"))
-    return _Outcome(CheckItem("synced", "pass", state))
+        return Outcome(CheckItem("synced", "pending", "GitHub is still computing mergeability"))
+    return Outcome(CheckItem("synced", "pass", state))
 
 
-def _checks(facts: Facts) -> _Outcome:
+def _checks(facts: Facts) -> Outcome:
     failing_runs = [r for r in facts.check_runs if r.status == "completed" and r.conclusion in FAILED_CONCLUSIONS]
     failing_statuses = [s for s in facts.statuses if s.state in FAILED_STATUSES]
     if failing_runs or failing_statuses:
         names = [r.name for r in failing_runs] + [s.context for s in failing_statuses]
         evidence = _join([_run_evidence(r) for r in failing_runs] + [_status_evidence(s) for s in failing_statuses])
-        return _Outcome(CheckItem("checks", "fail", f"{len(names)} failing: {', '.join(names)}"),
+        return Outcome(CheckItem("checks", "fail", f"{len(names)} failing: {', '.join(names)}"),
                         evidence=f"CI failed on {facts.branch}:\n\n{evidence}")
     running = [r.name for r in facts.check_runs if r.status != "completed"]
     running += [s.context for s in facts.statuses if s.state == "pending"]
     if running:
-        return _Outcome(CheckItem("checks", "pending", f"{len(running)} running: {', '.join(running)}"))
+        return Outcome(CheckItem("checks", "pending", f"{len(running)} running: {', '.join(running)}"))
     total = len(facts.check_runs) + len(facts.statuses)
     if total:
-        return _Outcome(CheckItem("checks", "pass", f"{total} passed"))
+        return Outcome(CheckItem("checks", "pass", f"{total} passed"))
     if facts.checks_grace:
-        return _Outcome(CheckItem("checks", "pending", "waiting for CI to report"))
-    return _Outcome(CheckItem("checks", "skipped", "no CI checks reported"))
+        return Outcome(CheckItem("checks", "pending", "waiting for CI to report"))
+    return Outcome(CheckItem("checks", "skipped", "no CI checks reported"))
 
 
-def _review(facts: Facts) -> _Outcome:
+def _review(facts: Facts) -> Outcome:
     head = facts.pull.head_sha if facts.pull else ""
     latest = _latest_human_reviews(facts.reviews)
     blocking = [r for r in latest if r.state == "CHANGES_REQUESTED" and (not r.commit or r.commit == head)]
     if blocking:
         who = ", ".join(r.author for r in blocking)
-        return _Outcome(CheckItem("review", "fail", f"changes requested by {who}"),
+        return Outcome(CheckItem("review", "fail", f"changes requested by {who}"),
                         feedback=_join(_review_feedback(r) for r in blocking))
     approved = [r.author for r in latest if r.state == "APPROVED" and (not r.commit or r.commit == head)]
     if approved:
-        return _Outcome(CheckItem("review", "pass", f"approved by {', '.join(approved)}"))
+        return Outcome(CheckItem("review", "pass", f"approved by {', '.join(approved)}"))
     return _ai_review(facts, stale=[r.author for r in latest if r.state == "CHANGES_REQUESTED"])
 
 
-def _ai_review(facts: Facts, stale: list[str]) -> _Outcome:
+def _ai_review(facts: Facts, stale: list[str]) -> Outcome:
     review = facts.ai_review
     note = f"; changes requested by {', '.join(stale)} on an earlier commit await their re-review" if stale else ""
     if review is not None and review.verdict == "block":
         findings = "\n".join(f"- {f}" for f in review.findings)
-        return _Outcome(CheckItem("review", "fail", f"AI review blocked: {len(review.findings)} finding(s)"),
+        return Outcome(CheckItem("review", "fail", f"AI review blocked: {len(review.findings)} finding(s)"),
                         evidence=_join([f"The AI review blocked the change: {review.summary}", findings]))
     if review is None and facts.ai_review_waiting:
-        return _Outcome(CheckItem("review", "pending", facts.ai_review_waiting))
+        return Outcome(CheckItem("review", "pending", facts.ai_review_waiting))
     if review is not None and review.verdict == "pass":
-        return _Outcome(CheckItem("review", "pass", "AI review passed" + note))
+        return Outcome(CheckItem("review", "pass", "AI review passed" + note))
     reason = f"AI review skipped: {review.summary}" if review is not None else "no AI reviewer"
-    return _Outcome(CheckItem("review", "skipped", _first_line(reason) + note))
+    return Outcome(CheckItem("review", "skipped", _first_line(reason) + note))
 
 
-def _screenshots(facts: Facts) -> _Outcome:
+def _screenshots(facts: Facts) -> Outcome:
     if facts.pull is not None and facts.pull.has_image:
-        return _Outcome(CheckItem("screenshots", "pass", "image in the PR"))
-    return _Outcome(CheckItem("screenshots", "fail", "no screenshot in the PR"),
+        return Outcome(CheckItem("screenshots", "pass", "image in the PR"))
+    return Outcome(CheckItem("screenshots", "fail", "no screenshot in the PR"),
                     evidence="This task changes the UI: attach screenshots of the change to the pull request, as a "
                              "markdown image ![what it shows](url) in the PR description or a PR comment.")
 
 
-_JUDGES: dict[str, Callable[[Facts], _Outcome]] = {
+_JUDGES: dict[str, Callable[[Facts], Outcome]] = {
     "commits": _commits, "pr": _pr, "synced": _synced, "checks": _checks,
     "review": _review, "screenshots": _screenshots,
 }
@@ -268,7 +270,7 @@ def _run_evidence(run: CheckRunFact) -> str:
     annotations = "\n".join(run.annotations)
     parts = [f"Check {run.name!r}: {run.conclusion}", run.summary.strip(), run.text.strip(),
              f"Annotations:\n{annotations}" if annotations else "", f"Details: {run.url}" if run.url else ""]
-    return _clip(_join(parts), CHECK_OUTPUT_LIMIT)
+    return clip(_join(parts), CHECK_OUTPUT_LIMIT)
 
 
 def _status_evidence(status: StatusFact) -> str:
@@ -284,7 +286,7 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     """Keep the head and the tail (errors sit at either end of CI output)."""
     if len(text) <= limit:
         return text

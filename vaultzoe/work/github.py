@@ -1,0 +1,408 @@
+"""GitHub forge: push the branch, find or open its pull request, read CI, reviews and merges (PyGithub).
+
+Every API round trip goes through `_call`, which honours GitHub's rate-limit headers, retries 5xx and
+connection errors with backoff a bounded number of times, and then raises ForgeError. Opening a PR is
+idempotent: each try lists the branch's open PRs before it POSTs, so a POST that failed after GitHub had
+created the PR, a retry, a restart, or an agent that opened the PR itself never leads to a second one.
+The token lives only in the PyGithub client; nothing here writes a file.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Callable, Mapping, TypeVar
+
+import requests
+from github import Auth, Github, GithubException, RateLimitExceededException
+
+from ..errors import ForgeError, PlannerError, PushRejected, SettingsError, TaskBlocked, WorkspaceError
+from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review, ReviewRequest, TaskBrief
+from ..settings import RepoConfig
+from . import done
+from .done import CheckRunFact, Facts, PullFacts, ReviewFact, StatusFact
+from .workspace import Workspace
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_API_URL = "https://api.github.com"
+TASK_MARKER = "<!-- vaultzoe:task={task_id} -->"
+REVIEW_MARKER = "<!-- vaultzoe:review sha={sha} verdict={verdict} -->"
+_REVIEW_MARKER = re.compile(r"<!-- vaultzoe:review sha=([0-9a-f]+) verdict=(pass|block) -->")
+_SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+PR_BODY_LIMIT = 60_000          # GitHub refuses bodies over 65,536 characters
+ANNOTATIONS_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class GitHubPolicy:
+    """How patient the forge is with GitHub; tests shorten the waits."""
+
+    tries: int = 4                      # per API operation: the first try and three retries
+    backoff_s: float = 1.0              # first wait after a 5xx or connection error, doubled each retry
+    max_wait_s: float = 120.0           # the longest rate-limit wait honoured; longer -> ForgeError, next pass
+    secondary_wait_s: float = 60.0      # GitHub's advice for a secondary rate limit without Retry-After
+    timeout_s: int = 30                 # per HTTP request
+    request_spacing_s: float = 0.25     # PyGithub's throttles (GitHub asks for spaced writes)
+    write_spacing_s: float = 1.0
+    checks_grace_s: float = 180.0       # a PR updated this recently with no checks yet: CI may still register
+
+
+class GitHubForge:
+    """protocols.Forge over the GitHub REST API (github.com or GitHub Enterprise via api_url)."""
+
+    name = "github"
+
+    def __init__(self, *, workspace: Workspace, repo: RepoConfig | str, token: str, api_url: str | None = None,
+                 planner: Planner | None = None, policy: GitHubPolicy = GitHubPolicy()) -> None:
+        self._slug = github_slug(repo)
+        self._workspace = workspace
+        self._planner = planner
+        self._policy = policy
+        self._api_url = (api_url or DEFAULT_API_URL).rstrip("/")
+        self._gh = Github(auth=Auth.Token(token), base_url=self._api_url, retry=None, lazy=True,
+                          timeout=policy.timeout_s, seconds_between_requests=policy.request_spacing_s,
+                          seconds_between_writes=policy.write_spacing_s)
+        self._repo = self._gh.get_repo(self._slug)   # lazy: no request yet
+
+    def __repr__(self) -> str:
+        return f"GitHubForge({self._slug!r}, api_url={self._api_url!r})"
+
+    # ------------------------------------------------------------ protocols.Forge
+
+    def submit(self, job: ForgeJob) -> ForgeReport:
+        """After the agent exits: new commits? push, find or open the PR, then judge it like observe."""
+        commits = tuple(self._workspace.new_commits(job.worktree, job.base_commit))
+        if not commits:
+            outcome = done.judge("commits", Facts(branch=job.branch, base=job.base, new_commits=()))
+            return ForgeReport(checks=(outcome.item,), evidence=outcome.evidence)
+        commits_item = CheckItem("commits", "pass", f"{len(commits)} new")
+        rejected = self._push(job)
+        if rejected:
+            return ForgeReport(checks=(commits_item, CheckItem("pr", "fail", "push rejected")), evidence=rejected)
+        number = self._call("open the pull request", lambda: self._find_or_open(job))
+        report = self.observe(replace(job, pr_number=number))
+        return replace(report, checks=(commits_item,) + tuple(c for c in report.checks if c.name != "commits"))
+
+    def observe(self, job: ForgeJob) -> ForgeReport:
+        """Each pass: the PR, its head's checks and statuses, reviews, the AI review, merged or closed."""
+        items = done.done_items(job.repo.done, job.ui)
+        facts = self._call("read the pull request, its checks and reviews", lambda: self._facts(job, items))
+        if "review" in items:
+            facts = self._with_ai_review(job, facts)
+        return _report(facts, done.evaluate(job.repo.done, job.ui, facts))
+
+    # ------------------------------------------------------------ pushing and opening the PR
+
+    def _push(self, job: ForgeJob) -> str:
+        """The reason the push failed, or "" when the branch is on origin."""
+        try:
+            pushed = self._workspace.push(job.repo, job.branch, job.worktree)
+        except PushRejected as exc:
+            return f"Pushing branch {job.branch} was rejected: {exc}"
+        if not pushed:
+            raise TaskBlocked(f"{job.repo.path} has no `origin` remote, so branch {job.branch} cannot reach "
+                              f"GitHub: run `git remote add origin https://github.com/{self._slug}.git` there")
+        return ""
+
+    def _find_or_open(self, job: ForgeJob) -> int:
+        """The open PR for the branch, else a new one; re-listed on every try so a retry never duplicates."""
+        number = self._open_pull(job.branch)
+        if number is not None:
+            return number
+        try:
+            pull = self._repo.create_pull(base=job.base, head=job.branch, title=job.title[:256] or job.branch,
+                                          body=pr_body(job))
+        except GithubException as exc:
+            number = self._open_pull(job.branch) if exc.status == 422 else None
+            if number is None:   # 422 "already exists" means someone was first; anything else is real
+                raise
+            return number
+        log.info("opened pull request #%s for %s", pull.number, job.branch)
+        return pull.number
+
+    def _open_pull(self, branch: str) -> int | None:
+        pulls = list(self._repo.get_pulls(state="open", head=self._head(branch)))
+        return min((p.number for p in pulls), default=None)
+
+    def _head(self, branch: str) -> str:
+        return f"{self._slug.split('/')[0]}:{branch}"
+
+    # ------------------------------------------------------------ reading what GitHub knows
+
+    def _facts(self, job: ForgeJob, items: tuple[str, ...]) -> Facts:
+        facts = Facts(branch=job.branch, base=job.base)
+        pull = self._find_pull(job)
+        if pull is None:
+            return facts
+        sha = pull.head.sha
+        reviews = self._reviews(pull) if "review" in items else ()
+        comments = [c.body or "" for c in pull.get_issue_comments()] if "screenshots" in items else []
+        if "checks" in items:
+            facts = replace(facts, check_runs=self._check_runs(sha), statuses=self._statuses(sha),
+                            checks_grace=self._recent(pull.updated_at))
+        return replace(facts, pull=_pull_facts(pull, comments), reviews=reviews, ai_review=_posted_review(reviews, sha))
+
+    def _find_pull(self, job: ForgeJob):
+        """The PR vaultzoe knows, else the branch's open PR, else its latest (merged or closed) one."""
+        if job.pr_number is not None:
+            pull = self._repo.get_pull(job.pr_number)
+            if pull.head.ref == job.branch:
+                return pull
+        pulls = list(self._repo.get_pulls(state="all", head=self._head(job.branch)))
+        if not pulls:
+            return None
+        best = max(pulls, key=lambda p: (p.state == "open", p.number))
+        return self._repo.get_pull(best.number)
+
+    def _check_runs(self, sha: str) -> tuple[CheckRunFact, ...]:
+        return tuple(_run_fact(run) for run in self._repo.get_commit(sha).get_check_runs())
+
+    def _statuses(self, sha: str) -> tuple[StatusFact, ...]:
+        combined = self._repo.get_commit(sha).get_combined_status()
+        return tuple(StatusFact(s.context, s.state, s.description or "", s.target_url or "")
+                     for s in combined.statuses)
+
+    def _reviews(self, pull) -> tuple[ReviewFact, ...]:
+        comments: dict[int, list[str]] = {}
+        for comment in pull.get_review_comments():
+            line = comment.line or comment.original_line or ""
+            comments.setdefault(comment.pull_request_review_id, []).append(f"{comment.path}:{line}: {comment.body}")
+        return tuple(_review_fact(review, comments.get(review.id, [])) for review in pull.get_reviews())
+
+    def _recent(self, updated_at: datetime | None) -> bool:
+        if updated_at is None:
+            return True
+        moment = updated_at if updated_at.tzinfo else updated_at.replace(tzinfo=timezone.utc)
+        return (datetime.now(timezone.utc) - moment).total_seconds() < self._policy.checks_grace_s
+
+    # ------------------------------------------------------------ the AI review
+
+    def _with_ai_review(self, job: ForgeJob, facts: Facts) -> Facts:
+        """Run the planner's review once per head commit and post it; its marker makes the post idempotent."""
+        pull = facts.pull
+        if self._planner is None or pull is None or pull.state != "open" or facts.ai_review is not None:
+            return facts
+        waiting = _review_waits(facts)
+        if waiting:
+            return replace(facts, ai_review_waiting=waiting)
+        try:
+            review = self._review(job)
+        except PlannerError as exc:
+            return replace(facts, ai_review_waiting=f"AI review failed ({exc}); trying again next pass")
+        if review.verdict in ("pass", "block"):
+            self._call("post the AI review", lambda: self._post_review(pull.number, pull.head_sha, review))
+        return replace(facts, ai_review=review)
+
+    def _review(self, job: ForgeJob) -> Review:
+        try:
+            diff = self._workspace.diff(job.worktree, job.base_commit)
+        except WorkspaceError as exc:
+            return Review("skipped", f"no diff to review: {exc}")
+        return self._planner.review(ReviewRequest(task=_brief(job), context="", diff=diff))
+
+    def _post_review(self, number: int, sha: str, review: Review) -> None:
+        pull = self._repo.get_pull(number)
+        if any(_REVIEW_MARKER.search(r.body or "") and sha in (r.body or "") for r in pull.get_reviews()):
+            return
+        pull.create_review(commit=self._repo.get_commit(sha), body=review_body(review, sha), event="COMMENT")
+
+    # ------------------------------------------------------------ faults and rate limits
+
+    def _call(self, what: str, operation: Callable[[], T]) -> T:
+        """Run one API operation; rate limits are waited out, faults retried, then ForgeError."""
+        failure = ""
+        for attempt in range(self._policy.tries):
+            self._respect_quota(what)
+            try:
+                return operation()
+            except GithubException as exc:
+                delay, failure = self._retry_delay(what, exc, attempt)
+            except requests.RequestException as exc:
+                delay, failure = self._backoff(attempt), f"connection failed ({type(exc).__name__})"
+            if attempt + 1 < self._policy.tries:
+                log.warning("GitHub: could not %s (%s); retrying in %.1fs", what, failure, delay)
+                time.sleep(delay)
+        raise ForgeError(f"GitHub: could not {what} in {self._slug} after {self._policy.tries} tries ({failure}); "
+                         f"vaultzoe tries again on its next pass: check that {self._api_url} is reachable")
+
+    def _retry_delay(self, what: str, exc: GithubException, attempt: int) -> tuple[float, str]:
+        """How long to wait before retrying; raises ForgeError when retrying cannot help."""
+        headers = {k.lower(): str(v) for k, v in (exc.headers or {}).items()}
+        if _rate_limited(exc, headers):
+            wait = _rate_limit_wait(headers)
+            wait = max(self._backoff(attempt), self._policy.secondary_wait_s) if wait is None else wait
+            self._check_wait(what, wait)
+            return wait, f"rate limited ({exc.status})"
+        if exc.status >= 500:
+            return self._backoff(attempt), f"{exc.status} {_message(exc)}"
+        raise ForgeError(self._refusal(what, exc)) from None
+
+    def _respect_quota(self, what: str) -> None:
+        """X-RateLimit-Remaining 0 on the last reply: wait for X-RateLimit-Reset before asking again."""
+        requester = self._gh.requester
+        remaining, _limit = requester.rate_limiting
+        if remaining != 0:
+            return
+        wait = requester.rate_limiting_resettime - time.time() + 1
+        if wait > 0:
+            self._check_wait(what, wait)
+            time.sleep(wait)
+
+    def _check_wait(self, what: str, wait: float) -> None:
+        if wait > self._policy.max_wait_s:
+            raise ForgeError(f"GitHub rate limit reached while trying to {what} in {self._slug}: it lifts in "
+                             f"{wait:.0f}s, longer than vaultzoe waits ({self._policy.max_wait_s:.0f}s); "
+                             f"the task is checked again on a later pass")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self._policy.backoff_s * 2 ** attempt, self._policy.max_wait_s)
+
+    def _refusal(self, what: str, exc: GithubException) -> str:
+        message = _message(exc)
+        if exc.status == 401:
+            return (f"GitHub rejected the token (401 {message}) while trying to {what}: put a valid token in "
+                    f"GITHUB_TOKEN or GH_TOKEN")
+        if exc.status == 404:
+            return (f"GitHub shows no {self._slug} to this token (404 while trying to {what}): check the repo "
+                    f"note's `github: owner/name` and the token's repository access")
+        if exc.status == 403:
+            return (f"GitHub refused to {what} in {self._slug} (403 {message}): give the token read/write access "
+                    f"to contents and pull requests, and read access to checks and commit statuses")
+        return f"GitHub refused to {what} in {self._slug} ({exc.status} {message})"
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def github_slug(repo: RepoConfig | str) -> str:
+    """`owner/name` from a repo note (its `github:` property) or a string; SettingsError names the fix."""
+    value = repo.github if isinstance(repo, RepoConfig) else repo
+    where = f"Repo note {repo.note_path or repo.name}" if isinstance(repo, RepoConfig) else "The GitHub repository"
+    value = (value or "").strip().removeprefix("https://github.com/").removesuffix(".git").strip("/")
+    if not _SLUG.match(value):
+        raise SettingsError(f"{where}: `github:` must name the repository as owner/name (e.g. `github: octo/app`), "
+                            f"not {value!r}")
+    return value
+
+
+def pr_body(job: ForgeJob) -> str:
+    """The PR description: the task, its acceptance criteria, the attempt, the link back, a hidden marker."""
+    parts = [
+        job.summary.strip(),
+        f"## Acceptance criteria\n\n{job.acceptance.strip()}" if job.acceptance.strip() else "",
+        f"## What the agent did\n\n{done.clip(job.attempt_summary.strip(), 8_000)}" if job.attempt_summary.strip()
+        else "",
+        # GitHub strips obsidian:// hrefs from links, so the URI is shown as text to copy into a browser.
+        f"Task note in Obsidian: {job.task_uri}" if job.task_uri else "",
+        f"_Opened by vaultzoe for task {job.task_id}._",
+    ]
+    body = done.clip("\n\n".join(p for p in parts if p), PR_BODY_LIMIT)
+    return f"{body}\n\n{TASK_MARKER.format(task_id=job.task_id)}\n"
+
+
+def review_body(review: Review, sha: str) -> str:
+    findings = "\n".join(f"- {f}" for f in review.findings)
+    parts = [f"**vaultzoe AI review: {review.verdict}** (commit {sha[:12]})", review.summary.strip(), findings,
+             REVIEW_MARKER.format(sha=sha, verdict=review.verdict)]
+    return "\n\n".join(p for p in parts if p)
+
+
+def _posted_review(reviews: tuple[ReviewFact, ...], sha: str) -> Review | None:
+    """The AI review vaultzoe already posted for this head commit, if any."""
+    for review in reviews:
+        match = _REVIEW_MARKER.search(review.body)
+        if match and match.group(1) == sha:
+            summary = _REVIEW_MARKER.sub("", review.body).strip()
+            summary = re.sub(r"^\*\*vaultzoe AI review: \w+\*\*[^\n]*\n*", "", summary)
+            return Review(match.group(2), summary)   # type: ignore[arg-type]
+    return None
+
+
+def _review_waits(facts: Facts) -> str:
+    """Why the AI review should not run yet ("" when it should): no tokens spent on a change that fails anyway."""
+    checks = done.judge("checks", facts).item.state
+    if checks in ("fail", "pending"):
+        return "AI review waits for the checks"
+    if done.judge("review", facts).item.state == "fail":
+        return "AI review waits: a human asked for changes"
+    return ""
+
+
+def _brief(job: ForgeJob) -> TaskBrief:
+    tags = ("ui",) if job.ui else ()
+    return TaskBrief(id=job.task_id, title=job.title, path="", body=job.summary, goal=job.summary,
+                     acceptance=job.acceptance, kind="ui" if job.ui else "", tags=tags)
+
+
+def _pull_facts(pull, comments: list[str]) -> PullFacts:
+    texts = [pull.body or "", *comments]
+    return PullFacts(number=pull.number, url=pull.html_url, state=pull.state, merged=bool(pull.merged),
+                     head_sha=pull.head.sha, commits=pull.commits or 0, draft=bool(pull.draft),
+                     mergeable_state=pull.mergeable_state, has_image=any(done.has_image(t) for t in texts))
+
+
+def _run_fact(run) -> CheckRunFact:
+    output = run.output
+    failing = run.status == "completed" and run.conclusion in done.FAILED_CONCLUSIONS
+    annotations = ()
+    if failing and getattr(output, "annotations_count", 0):
+        annotations = tuple(_annotation(a) for _, a in zip(range(ANNOTATIONS_LIMIT), run.get_annotations()))
+    return CheckRunFact(name=run.name, status=run.status, conclusion=run.conclusion,
+                        summary=(output.summary or "") if output else "", text=(output.text or "") if output else "",
+                        annotations=annotations, url=run.html_url or run.details_url or "")
+
+
+def _annotation(annotation) -> str:
+    title = f"{annotation.title}: " if annotation.title else ""
+    return f"{annotation.path}:{annotation.start_line}: [{annotation.annotation_level}] {title}{annotation.message}"
+
+
+def _review_fact(review, comments: list[str]) -> ReviewFact:
+    body = review.body or ""
+    human = review.user is not None and review.user.type != "Bot" and not _REVIEW_MARKER.search(body)
+    return ReviewFact(author=review.user.login if review.user else "ghost", state=review.state, body=body,
+                      commit=review.commit_id or "", human=human, comments=tuple(comments))
+
+
+def _report(facts: Facts, judgement: done.Judgement) -> ForgeReport:
+    pull = facts.pull
+    return ForgeReport(checks=judgement.checks, pr_number=pull.number if pull else None,
+                       pr_url=pull.url if pull else None, merged=bool(pull and pull.merged),
+                       closed=bool(pull and pull.state == "closed" and not pull.merged),
+                       evidence=judgement.evidence, feedback=judgement.feedback, needs_sync=judgement.needs_sync)
+
+
+def _rate_limited(exc: GithubException, headers: Mapping[str, str]) -> bool:
+    if exc.status == 429 or isinstance(exc, RateLimitExceededException):
+        return True
+    return exc.status == 403 and ("retry-after" in headers or headers.get("x-ratelimit-remaining") == "0")
+
+
+def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds GitHub asks us to wait: Retry-After (seconds or a date), else until X-RateLimit-Reset."""
+    retry_after = headers.get("retry-after", "").strip()
+    if retry_after.isdigit():
+        return float(retry_after)
+    if retry_after:
+        try:
+            moment = email.utils.parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError):
+            return None
+        return max(moment.timestamp() - time.time(), 0.0)
+    reset = headers.get("x-ratelimit-reset", "")
+    if headers.get("x-ratelimit-remaining") == "0" and reset.replace(".", "", 1).isdigit():
+        return max(float(reset) - time.time() + 1, 0.0)
+    return None
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    errors = [e.get("message") or f"{e.get('field', '')} {e.get('code', '')}".strip()
+              for e in data.get("errors", []) if isinstance(e, dict)]
+    return "; ".join(filter(None, [exc.message or data.get("message") or "", *errors])) or "no message"
