@@ -63,10 +63,12 @@ def test_user_environment_settings_are_not_overridden(write_prompt):
 
 def test_a_prompt_too_long_for_one_argument_points_at_the_prompt_file(write_prompt):
     prompt = write_prompt("é" * ARGV_PROMPT_LIMIT)          # 200 KB of UTF-8
-    arg = invocation(ClaudeAgent(PLAIN, environ={}), prompt).argv[-1]
-    assert str(prompt) in arg and len(arg) < 500
+    argv = invocation(ClaudeAgent(PLAIN, environ={}), prompt).argv
+    assert str(prompt) in argv[-1] and len(argv[-1]) < 500
+    assert argv[argv.index("--add-dir") + 1] == str(prompt.parent)
     fits = write_prompt("a" * ARGV_PROMPT_LIMIT)
-    assert invocation(ClaudeAgent(PLAIN, environ={}), fits).argv[-1] == "a" * ARGV_PROMPT_LIMIT
+    argv = invocation(ClaudeAgent(PLAIN, environ={}), fits).argv
+    assert argv[-1] == "a" * ARGV_PROMPT_LIMIT and "--add-dir" not in argv
 
 
 def test_available_names_the_install_command(tmp_path):

@@ -30,6 +30,7 @@ from ..protocols import AgentReport, Invocation
 from ..settings import AGENTS_DIR, AgentConfig
 
 ARGV_PROMPT_LIMIT = 100_000          # bytes; Linux MAX_ARG_STRLEN is 131072 per argument
+POINTER_START = "Your full instructions are in the file"
 DEFAULT_MAX_RETRIES = "2"
 CLAUDE_INSTALL = "npm install -g @anthropic-ai/claude-code"
 PERMISSION_OPTIONS = ("--permission-mode", "--dangerously-skip-permissions")
@@ -46,8 +47,13 @@ def prompt_argument(prompt_file: Path, limit: int = ARGV_PROMPT_LIMIT) -> str:
     size = len(text.encode("utf-8"))
     if size <= limit:
         return text
-    return (f"Your full instructions are in the file {prompt_file.resolve()} ({size} bytes). "
+    return (f"{POINTER_START} {prompt_file.resolve()} ({size} bytes). "
             f"Read all of that file first, then do exactly what it says.")
+
+
+def prompt_is_pointer(argument: str, prompt_file: Path) -> bool:
+    """Whether prompt_argument() sent an instruction to read the file instead of the prompt itself."""
+    return argument.startswith(POINTER_START) and str(prompt_file.resolve()) in argument
 
 
 def has_option(args: Sequence[str], names: Iterable[str]) -> bool:
@@ -150,7 +156,10 @@ class ClaudeAgent:
             argv += ["--model", chosen]
         if resume_session:
             argv += ["--resume", resume_session]
-        argv += [*self.config.args, "--", prompt_argument(prompt_file)]
+        prompt = prompt_argument(prompt_file)
+        if prompt_is_pointer(prompt, prompt_file):
+            argv += ["--add-dir", str(prompt_file.resolve().parent)]   # readable under any permission mode
+        argv += [*self.config.args, "--", prompt]
         return Invocation(argv=tuple(argv), env=self._env(prompt_file))
 
     def _permission_args(self) -> list[str]:
