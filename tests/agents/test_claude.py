@@ -11,6 +11,7 @@ import pytest
 
 from tests.agents.conftest import claude_config, git, run_agent
 from tests.stubs.model_stub import ModelStub, Shell, Turn, WriteFile
+from vaultzoe.errors import RunnerError
 from vaultzoe.settings import AgentConfig
 from vaultzoe.work.claude import ARGV_PROMPT_LIMIT, ClaudeAgent
 
@@ -69,6 +70,11 @@ def test_a_prompt_too_long_for_one_argument_points_at_the_prompt_file(write_prom
     fits = write_prompt("a" * ARGV_PROMPT_LIMIT)
     argv = invocation(ClaudeAgent(PLAIN, environ={}), fits).argv
     assert argv[-1] == "a" * ARGV_PROMPT_LIMIT and "--add-dir" not in argv
+
+
+def test_a_missing_prompt_file_is_a_runner_error(tmp_path):
+    with pytest.raises(RunnerError, match="Cannot read the prompt file"):
+        invocation(ClaudeAgent(PLAIN, environ={}), tmp_path / "nope.md")
 
 
 def test_available_names_the_install_command(tmp_path):

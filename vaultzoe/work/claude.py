@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from ..errors import RunnerError
 from ..protocols import AgentReport, Invocation
 from ..settings import AGENTS_DIR, AgentConfig
 
@@ -43,7 +44,11 @@ EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
 
 def prompt_argument(prompt_file: Path, limit: int = ARGV_PROMPT_LIMIT) -> str:
     """The prompt itself when it fits one argv element, else an instruction to read the prompt file."""
-    text = prompt_file.read_text(encoding="utf-8").replace("\x00", "")
+    try:
+        text = prompt_file.read_text(encoding="utf-8", errors="replace").replace("\x00", "")
+    except OSError as exc:
+        raise RunnerError(f"Cannot read the prompt file {prompt_file} ({exc.strerror}): write the prompt "
+                          f"before building the agent's command") from None
     size = len(text.encode("utf-8"))
     if size <= limit:
         return text
