@@ -307,3 +307,14 @@ def test_the_token_is_in_no_file_and_no_log(world, tmp_path, caplog):
     leaks = [p for p in Path(tmp_path).rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
     assert leaks == []
     assert all(TOKEN not in (p.body + p.title) for p in world.stub.pulls.values())
+
+
+def test_make_forge_picks_github_with_a_token_and_github_api_url(world):
+    from vaultzoe.settings import resolve_settings
+    from vaultzoe.work.forge import make_forge
+    environ = {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": world.stub.api_url}
+    forge = make_forge(resolve_settings({"forge": "auto"}, environ={}), world.job.repo, environ, world.workspace)
+    assert forge.name == "github"
+    world.commit()
+    report = forge.submit(world.job)
+    assert report.pr_number == 1 and states(report)["checks"] == "pending"   # default grace: CI may still come
