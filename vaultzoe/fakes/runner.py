@@ -105,7 +105,7 @@ class FakeRunner:
 
     def enforce_timeout(self, run_dir: Path) -> RunState:
         run = self._runs.get(run_dir)
-        if run is None or not run.state.running or not run.spec.timeout_s:
+        if run is None or not run.state.running or run.spec.timeout_s is None:
             return self.poll(run_dir)
         if self.now() - (run.state.started or 0.0) < run.spec.timeout_s:
             return run.state

@@ -250,7 +250,7 @@ def _spec_record(spec: RunSpec, grace_s: float) -> dict[str, Any]:
     return {
         "task_id": spec.task_id, "attempt": spec.attempt, "argv": list(spec.argv), "workdir": str(spec.workdir),
         "env_keys": sorted(spec.env), "timeout_s": spec.timeout_s,
-        "deadline": started + spec.timeout_s if spec.timeout_s else None,
+        "deadline": started + spec.timeout_s if spec.timeout_s is not None else None,
         "grace_s": grace_s, "log_limit_bytes": spec.log_limit_bytes, "started": started,
     }
 

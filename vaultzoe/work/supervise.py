@@ -37,7 +37,7 @@ LOG_FILE = "output.log"
 SUPERVISOR_LOG_FILE = "supervisor.log"
 
 CHUNK = 65536
-TICK_S = 0.1
+TICK_S = 0.2
 DRAIN_S = 2.0            # how long to wait for the pipe to close once the agent's group is gone
 EXIT_NOT_STARTED = 127   # like a shell: the program could not be run
 
@@ -263,7 +263,8 @@ def outcome_of(proc: subprocess.Popen, log: CappedLog, timed_out: bool, stopped:
 
 def run_capped(argv: Sequence[str], cwd: Path, log_path: Path, *, limit: int, timeout_s: float | None,
                grace_s: float = 5.0, env: dict[str, str] | None = None,
-               should_stop: Callable[[], bool] = lambda: False) -> Outcome:
+               should_stop: Callable[[], bool] = lambda: False,
+               on_start: Callable[[int], None] = lambda pid: None) -> Outcome:
     """Run argv to completion with its output in a capped log; the whole group dies on timeout or stop."""
     log = CappedLog(log_path, limit)
     try:
@@ -271,9 +272,15 @@ def run_capped(argv: Sequence[str], cwd: Path, log_path: Path, *, limit: int, ti
             proc = spawn(argv, cwd, env)
         except OSError as exc:
             return _not_started(log, argv, exc)
-        deadline = time.monotonic() + timeout_s if timeout_s else None
+        on_start(proc.pid)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with proc.stdout:
-            timed_out, stopped = pump(proc, log, deadline, grace_s, should_stop)
+            try:
+                timed_out, stopped = pump(proc, log, deadline, grace_s, should_stop)
+            except BaseException:
+                signal_group(proc.pid, signal.SIGKILL)   # never leave an unwatched agent behind
+                proc.wait()
+                raise
         return outcome_of(proc, log, timed_out, stopped)
     finally:
         log.close()
@@ -308,31 +315,14 @@ def supervise(run_dir: Path) -> Outcome:
     spec = read_json(run_dir / ARGV_FILE)
     if spec is None:
         raise SystemExit(f"{run_dir / ARGV_FILE} is missing or unreadable: start runs with ProcessRunner")
-    flag = _StopFlag()
-    if flag():
-        outcome = Outcome(exit_code=None, stopped=True, error="stopped before the agent started")
-    else:
-        outcome = _run_agent(run_dir, spec, flag)
+    deadline = spec.get("deadline")
+    outcome = run_capped(spec["argv"], Path(spec["workdir"]), run_dir / LOG_FILE,
+                         limit=int(spec["log_limit_bytes"]),
+                         timeout_s=None if deadline is None else max(float(deadline) - time.time(), 0.0),
+                         grace_s=float(spec.get("grace_s", 5.0)), should_stop=_StopFlag(),
+                         on_start=lambda pid: _record_agent(run_dir, pid))
     _record_exit(run_dir, outcome)
     return outcome
-
-
-def _run_agent(run_dir: Path, spec: dict[str, Any], flag: _StopFlag) -> Outcome:
-    deadline = spec.get("deadline")
-    remaining = None if deadline is None else max(float(deadline) - time.time(), 0.0)
-    log = CappedLog(run_dir / LOG_FILE, int(spec["log_limit_bytes"]))
-    try:
-        try:
-            proc = spawn(spec["argv"], Path(spec["workdir"]))
-        except OSError as exc:
-            return _not_started(log, spec["argv"], exc)
-        _record_agent(run_dir, proc.pid)
-        with proc.stdout:
-            timed_out, stopped = pump(proc, log, None if remaining is None else time.monotonic() + remaining,
-                                      float(spec.get("grace_s", 5.0)), flag)
-        return outcome_of(proc, log, timed_out, stopped)
-    finally:
-        log.close()
 
 
 def _record_agent(run_dir: Path, pid: int) -> None:
@@ -358,7 +348,13 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m vaultzoe.work.supervise RUN_DIR", file=sys.stderr)
         return 2
-    supervise(Path(argv[1]))
+    run_dir = Path(argv[1])
+    try:
+        supervise(run_dir)
+    except Exception as exc:  # record why, so the run reads as ended rather than lost
+        write_json_atomic(run_dir / EXIT_FILE, {"exit_code": None, "error": f"supervisor failed: {exc!r}",
+                                                "ended": time.time()})
+        raise
     return 0
 
 
