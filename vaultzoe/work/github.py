@@ -19,6 +19,10 @@ from typing import Callable, Mapping, TypeVar
 
 import requests
 from github import Auth, Github, GithubException, RateLimitExceededException
+from github.CheckRun import CheckRun
+from github.CheckRunAnnotation import CheckRunAnnotation
+from github.PullRequest import PullRequest
+from github.PullRequestReview import PullRequestReview
 
 from ..errors import ForgeError, PlannerError, PushRejected, SettingsError, TaskBlocked, WorkspaceError
 from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review, ReviewRequest, TaskBrief
@@ -148,7 +152,7 @@ class GitHubForge:
                             checks_grace=self._recent(pull.updated_at))
         return replace(facts, pull=_pull_facts(pull, comments), reviews=reviews, ai_review=_posted_review(reviews, sha))
 
-    def _find_pull(self, job: ForgeJob):
+    def _find_pull(self, job: ForgeJob) -> PullRequest | None:
         """The PR vaultzoe knows, else the branch's open PR, else its latest (merged or closed) one."""
         if job.pr_number is not None:
             pull = self._repo.get_pull(job.pr_number)
@@ -168,7 +172,7 @@ class GitHubForge:
         return tuple(StatusFact(s.context, s.state, s.description or "", s.target_url or "")
                      for s in combined.statuses)
 
-    def _reviews(self, pull) -> tuple[ReviewFact, ...]:
+    def _reviews(self, pull: PullRequest) -> tuple[ReviewFact, ...]:
         comments: dict[int, list[str]] = {}
         for comment in pull.get_review_comments():
             line = comment.line or comment.original_line or ""
@@ -340,14 +344,14 @@ def _brief(job: ForgeJob) -> TaskBrief:
                      acceptance=job.acceptance, kind="ui" if job.ui else "", tags=tags)
 
 
-def _pull_facts(pull, comments: list[str]) -> PullFacts:
+def _pull_facts(pull: PullRequest, comments: list[str]) -> PullFacts:
     texts = [pull.body or "", *comments]
     return PullFacts(number=pull.number, url=pull.html_url, state=pull.state, merged=bool(pull.merged),
                      head_sha=pull.head.sha, commits=pull.commits or 0, draft=bool(pull.draft),
                      mergeable_state=pull.mergeable_state, has_image=any(done.has_image(t) for t in texts))
 
 
-def _run_fact(run) -> CheckRunFact:
+def _run_fact(run: CheckRun) -> CheckRunFact:
     output = run.output
     failing = run.status == "completed" and run.conclusion in done.FAILED_CONCLUSIONS
     annotations = ()
@@ -358,12 +362,12 @@ def _run_fact(run) -> CheckRunFact:
                         annotations=annotations, url=run.html_url or run.details_url or "")
 
 
-def _annotation(annotation) -> str:
+def _annotation(annotation: CheckRunAnnotation) -> str:
     title = f"{annotation.title}: " if annotation.title else ""
     return f"{annotation.path}:{annotation.start_line}: [{annotation.annotation_level}] {title}{annotation.message}"
 
 
-def _review_fact(review, comments: list[str]) -> ReviewFact:
+def _review_fact(review: PullRequestReview, comments: list[str]) -> ReviewFact:
     body = review.body or ""
     human = review.user is not None and review.user.type != "Bot" and not _REVIEW_MARKER.search(body)
     return ReviewFact(author=review.user.login if review.user else "ghost", state=review.state, body=body,
