@@ -5,8 +5,9 @@
         git_repo.config(check=("pytest",))  # a RepoConfig with overrides
         git_repo.commit_file(path, "a.txt", "text", "message")   # commit in the clone or in any worktree
         git_repo.git(path, "log", "--oneline")                    # run git, returns stdout
-    def test_y(wait_until, pid_gone):                # helpers for real processes (tests/work has no
-        wait_until(lambda: pid_gone(pid))            # __init__.py, so they come as fixtures)
+
+    def test_y(worktrees_root, wait_until, pid_gone):   # helpers come as fixtures (tests/work is no package)
+        wait_until(lambda: pid_gone(pid), timeout=30, what="agent to die")
 
 Like a fresh CI machine, git sees no global or system config here (GIT_CONFIG_GLOBAL is an empty file):
 code under test that commits must name an identity itself. The helpers pass one with `-c`.
