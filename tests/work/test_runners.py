@@ -155,6 +155,23 @@ def test_enforce_timeout_when_the_supervisor_is_gone(tmp_path, wait_until, pid_g
     wait_until(lambda: pid_gone(grandchild), what="grandchild to die")
 
 
+def test_enforce_timeout_overrides_a_wedged_supervisor(tmp_path, wait_until, pid_gone):
+    spec = spec_for(tmp_path, ["sh", "-c", GRANDCHILD], timeout_s=2.0)
+    runner = ProcessRunner(grace_s=0.5, slack_s=0.5)
+    state = runner.start(spec)
+    supervisor = json.loads((spec.run_dir / "supervisor.json").read_text())["pid"]
+    os.kill(supervisor, signal.SIGSTOP)          # alive but doing nothing
+    grandchild = grandchild_pid(spec, wait_until)
+
+    assert runner.enforce_timeout(spec.run_dir).running               # before the deadline: left alone
+    wait_until(lambda: time.time() > state.started + 3.2, what="deadline + grace + slack")
+    done = runner.enforce_timeout(spec.run_dir)
+
+    assert not done.running and done.timed_out
+    assert pid_gone(state.pid) and pid_gone(supervisor)
+    wait_until(lambda: pid_gone(grandchild), what="grandchild to die")
+
+
 def test_enforce_timeout_leaves_a_run_within_its_deadline_alone(runner, tmp_path):
     spec = spec_for(tmp_path, ["sleep", "300"], timeout_s=600)
     runner.start(spec)

@@ -36,7 +36,7 @@ from ..protocols import RunSpec, RunState
 from . import supervise as sv
 
 SUPERVISOR_SCRIPT = Path(sv.__file__).resolve()
-PID_REUSE_SLACK_S = 1.0   # create times computed by two processes may differ by boot-time rounding
+PID_REUSE_SLACK_S = 1.0     # create times computed by two processes may differ by boot-time rounding
 
 
 # ---------------------------------------------------------------- short commands (setup, checks)
@@ -123,9 +123,10 @@ class ProcessRunner:
 
     name = "process"
 
-    def __init__(self, grace_s: float = 5.0, start_wait_s: float = 10.0) -> None:
-        self.grace_s = grace_s
-        self.start_wait_s = start_wait_s
+    def __init__(self, grace_s: float = 5.0, start_wait_s: float = 10.0, slack_s: float = 10.0) -> None:
+        self.grace_s = grace_s              # SIGTERM -> SIGKILL
+        self.start_wait_s = start_wait_s    # how long start() waits to see the agent running
+        self.slack_s = slack_s              # how long past its own grace period a supervisor may take to act
         self._children: dict[Path, subprocess.Popen] = {}   # only to reap supervisors we started
 
     def start(self, spec: RunSpec) -> RunState:
@@ -171,11 +172,15 @@ class ProcessRunner:
         return self._stop(run_dir, reason, timed_out=False)
 
     def enforce_timeout(self, run_dir: Path) -> RunState:
-        """Kill the group when the run is past its deadline (the supervisor normally does this itself)."""
+        """Kill the group when the run is past its deadline and its supervisor has not (or cannot)."""
         state = self.poll(run_dir)
         deadline = (sv.read_json(run_dir / sv.ARGV_FILE) or {}).get("deadline")
         if not state.running or deadline is None or time.time() < float(deadline):
             return state
+        supervisor = _RunFiles.read(run_dir).supervisor
+        supervisor_has_time = time.time() < float(deadline) + self.grace_s + self.slack_s
+        if supervisor is not None and supervisor.alive() and supervisor_has_time:
+            return state   # it is killing the group right now; do not block this pass waiting for it
         return self._stop(run_dir, "timeout", timed_out=True)
 
     def tail(self, run_dir: Path, max_bytes: int = 4000) -> str:
@@ -198,7 +203,7 @@ class ProcessRunner:
         if files.supervisor is not None and files.supervisor.alive():
             # the supervisor escalates SIGTERM -> SIGKILL on the group itself and records the exit
             _signal_pid(files.supervisor.pid, signal.SIGTERM)
-            if self._wait_for(run_dir, (sv.EXIT_FILE,), self.grace_s + 5.0):
+            if self._wait_for(run_dir, (sv.EXIT_FILE,), self.grace_s + self.slack_s):
                 return self.poll(run_dir)
         self._stop_without_supervisor(run_dir, files, reason, timed_out)
         return self.poll(run_dir)
