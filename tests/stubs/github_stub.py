@@ -21,6 +21,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 PREFIX = "/api/v3"
+BLOB = "/_blob"                         # stands in for the storage host GitHub redirects log downloads to
 WEB = "https://github.test"
 PRIMARY_LIMIT = "API rate limit exceeded for user ID 1."
 SECONDARY_LIMIT = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
@@ -48,6 +49,7 @@ class Request:
     body: Any
     authorized: bool
     status: int = 0
+    sent_authorization: bool = False
 
 
 @dataclass
@@ -77,6 +79,8 @@ class CheckRun:
     summary: str = ""
     text: str = ""
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    log: str = ""                       # the GitHub Actions job log (check run id == job id)
+    app: str = "github-actions"
 
 
 @dataclass
@@ -158,9 +162,11 @@ class GitHubStub:
 
     def add_check_run(self, sha: str, name: str, status: str = "completed", conclusion: str | None = "success",
                       title: str = "", summary: str = "", text: str = "",
-                      annotations: list[dict[str, Any]] | None = None) -> int:
+                      annotations: list[dict[str, Any]] | None = None, log: str = "",
+                      app: str = "github-actions") -> int:
         with self._lock:
-            run = CheckRun(self._next_id(), sha, name, status, conclusion, title, summary, text, annotations or [])
+            run = CheckRun(self._next_id(), sha, name, status, conclusion, title, summary, text, annotations or [],
+                           log, app)
             self.check_runs.append(run)
             return run.id
 
@@ -227,7 +233,8 @@ class GitHubStub:
                authorization: str) -> tuple[int, dict[str, str], Any]:
         """Returns (status, headers, json body); status 0 means drop the connection."""
         with self._lock:
-            request = Request(method, path, query, body, self._authorized(authorization))
+            request = Request(method, path, query, body, self._authorized(authorization) or path.startswith(BLOB),
+                              sent_authorization=bool(authorization))
             self.requests.append(request)
             status, headers, payload = self._dispatch(request)
             request.status = status
@@ -239,10 +246,10 @@ class GitHubStub:
         fault = self._take_fault(request)
         if fault and not fault.after:
             return self._fault_reply(fault)
-        status, payload = self._route(request)
+        status, payload, headers = self._route(request)
         if fault:
             return self._fault_reply(fault)
-        return status, self._rate_headers(), payload
+        return status, {**self._rate_headers(), **headers}, payload
 
     def _take_fault(self, request: Request) -> Fault | None:
         for fault in self.faults:
@@ -267,14 +274,15 @@ class GitHubStub:
     def _authorized(self, authorization: str) -> bool:
         return self.token is None or authorization in (f"token {self.token}", f"Bearer {self.token}")
 
-    def _route(self, request: Request) -> tuple[int, Any]:
+    def _route(self, request: Request) -> tuple[int, Any, dict[str, str]]:
         for method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, request.path)
             if match and method == request.method:
-                return handler(request, *match.groups())
-        return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+                status, payload, *headers = handler(request, *match.groups())
+                return status, payload, (headers[0] if headers else {})
+        return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
 
-    def _routes(self) -> list[tuple[str, str, Callable[..., tuple[int, Any]]]]:
+    def _routes(self) -> list[tuple[str, str, Callable[..., tuple]]]:
         repo = re.escape(f"/repos/{self.owner}/{self.name}")
         return [
             ("GET", repo, lambda r: (200, self._repo_json())),
@@ -289,6 +297,8 @@ class GitHubStub:
             ("GET", repo + r"/commits/([0-9a-f]+)/check-runs", self._list_check_runs),
             ("GET", repo + r"/commits/([0-9a-f]+)/status", self._combined_status),
             ("GET", repo + r"/check-runs/(\d+)/annotations", self._list_annotations),
+            ("GET", repo + r"/actions/jobs/(\d+)/logs", self._job_logs),
+            ("GET", BLOB + r"/logs/(\d+)", self._log_blob),
             ("GET", r"/rate_limit", lambda r: (200, self._rate_limit_json())),
         ]
 
@@ -348,6 +358,18 @@ class GitHubStub:
         if run is None:
             return 404, {"message": "Not Found"}
         return 200, run.annotations
+
+    def _job_logs(self, request: Request, job_id: str) -> tuple:
+        """Like GitHub: a 302 to a short-lived, pre-signed download URL on another host (no token needed)."""
+        run = next((r for r in self.check_runs if r.id == int(job_id) and r.app == "github-actions"), None)
+        if run is None:
+            return 404, {"message": "Not Found"}
+        root = self.api_url.removesuffix(PREFIX)
+        return 302, None, {"Location": f"{root}{BLOB}/logs/{run.id}?sig=presigned"}
+
+    def _log_blob(self, request: Request, job_id: str) -> tuple[int, Any]:
+        run = next((r for r in self.check_runs if r.id == int(job_id)), None)
+        return (200, run.log) if run else (404, "BlobNotFound")
 
     def _combined_status(self, request: Request, sha: str) -> tuple[int, Any]:
         statuses = list(self.statuses.get(sha, {}).values())
@@ -417,7 +439,7 @@ class GitHubStub:
         return {"id": run.id, "name": run.name, "head_sha": run.sha, "status": run.status,
                 "conclusion": run.conclusion, "url": url, "html_url": f"{WEB}/{self.owner}/{self.name}/runs/{run.id}",
                 "details_url": f"{WEB}/{self.owner}/{self.name}/actions/runs/{run.id}",
-                "app": {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"},
+                "app": {"id": 15368, "slug": run.app, "name": run.app},
                 "output": {"title": run.title, "summary": run.summary, "text": run.text,
                            "annotations_count": len(run.annotations), "annotations_url": f"{url}/annotations"}}
 
@@ -486,9 +508,10 @@ class _Handler(BaseHTTPRequestHandler):
         return json.loads(raw) if raw else None
 
     def _reply(self, status: int, headers: dict[str, str], payload: Any) -> None:
-        data = json.dumps(payload).encode()
+        text = isinstance(payload, str)
+        data = payload.encode() if text else b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", "text/plain; charset=utf-8" if text else "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)

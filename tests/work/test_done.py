@@ -8,7 +8,7 @@ import pytest
 
 from vaultzoe.protocols import CheckItem, Review
 from vaultzoe.work.done import (CheckRunFact, Facts, PullFacts, ReviewFact, StatusFact, done_items, evaluate,
-                                has_image)
+                                has_image, log_excerpt)
 
 DEFAULT = ("pr", "synced", "checks", "review")
 PULL = PullFacts(number=12, url="https://github.test/o/r/pull/12", state="open", merged=False, head_sha="abc",
@@ -145,4 +145,16 @@ def test_huge_ci_output_is_clipped_keeping_both_ends():
     text = "START\n" + "x" * 50_000 + "\nEND"
     judgement = evaluate(["checks"], False, replace(GREEN, check_runs=(CheckRunFact("t", "completed", "failure",
                                                                                     text=text),)))
-    assert "START" in judgement.evidence and "END" in judgement.evidence and len(judgement.evidence) < 5_000
+    assert "START" in judgement.evidence and "END" in judgement.evidence and len(judgement.evidence) < 7_000
+
+
+def test_log_excerpt_ends_at_the_last_error_without_timestamps():
+    log = "".join(f"2026-03-01T10:00:00.1234567Z line {i}\n" for i in range(100))
+    log += "2026-03-01T10:00:01.0000000Z ##[error]Process completed with exit code 1.\n"
+    log += "2026-03-01T10:00:02.0000000Z Post job cleanup.\n"
+    excerpt = log_excerpt(log, lines=5)
+    assert excerpt == "line 96\nline 97\nline 98\nline 99\n##[error]Process completed with exit code 1."
+    assert log_excerpt("a\nb\nc", lines=2) == "b\nc"
+    judgement = evaluate(["checks"], False, replace(GREEN, check_runs=(CheckRunFact("t", "completed", "failure",
+                                                                                    log="boom"),)))
+    assert "Log excerpt:\nboom" in judgement.evidence

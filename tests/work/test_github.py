@@ -23,6 +23,10 @@ FAST = GitHubPolicy(tries=4, backoff_s=0.01, max_wait_s=5, secondary_wait_s=0.05
 BRANCH = "zoe/fix-login-t1"
 URI = "obsidian://open?vault=Work&file=Tasks%2FFix%20login"
 PULLS = r"/repos/octo/app/pulls"
+ACTIONS_LOG = "".join(f"2026-03-01T10:00:{i:02d}.1234567Z {line}\n" for i, line in enumerate([
+    "##[group]Run pytest", "pytest -q", "##[endgroup]", "F.........",
+    "E       AssertionError: assert 'A@x' == 'a@x'", "##[error]Process completed with exit code 1.",
+    "Post job cleanup.", "Cleaning up orphan processes"]))
 
 
 @dataclass
@@ -133,14 +137,19 @@ def test_red_ci_gives_the_failing_checks_output_and_annotations_as_evidence(worl
                              text="FAILED tests/test_login.py::test_email - AssertionError: 'A@x' != 'a@x'",
                              annotations=[{"path": "tests/test_login.py", "start_line": 12, "end_line": 12,
                                            "annotation_level": "failure", "title": "test_email",
-                                           "message": "AssertionError: 'A@x' != 'a@x'"}])
+                                           "message": "AssertionError: 'A@x' != 'a@x'"}],
+                             log=ACTIONS_LOG)
     world.stub.set_status(sha, "ci/coverage", "success")
     report = world.forge(planner=planner).observe(replace(world.job, pr_number=number))
     assert report.checks[2] == CheckItem("checks", "fail", "1 failing: unit tests") and report.failed
     for needle in ("unit tests", "1 failed, 9 passed", "FAILED tests/test_login.py::test_email",
-                   "tests/test_login.py:12: [failure] test_email: AssertionError"):
+                   "tests/test_login.py:12: [failure] test_email: AssertionError",
+                   "E       AssertionError: assert 'A@x' == 'a@x'\n##[error]Process completed with exit code 1."):
         assert needle in report.evidence
-    assert "lint" not in report.evidence
+    assert "lint" not in report.evidence and "Post job cleanup" not in report.evidence
+    assert "2026-03-01T" not in report.evidence
+    blob = [r for r in world.stub.requests if r.path.startswith("/_blob/")]
+    assert len(blob) == 1 and not blob[0].sent_authorization      # the token never goes to the log host
     assert planner.review_requests == []                  # no tokens spent reviewing a red change
     assert states(report)["review"] == "pending"
 

@@ -20,9 +20,11 @@ FAILED_STATUSES = frozenset({"failure", "error"})
 # mergeable_state values that mean the branch must take in its base before it can merge.
 UNSYNCED_STATES = {"behind": "behind", "dirty": "conflicting with"}
 
-CHECK_OUTPUT_LIMIT = 4_000
+CHECK_OUTPUT_LIMIT = 6_000
+LOG_EXCERPT_LINES = 60
 EVIDENCE_LIMIT = 16_000
 
+_LOG_TIMESTAMP = re.compile(r"^\ufeff?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?", re.MULTILINE)
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]+[^)]*\)|!\[[^\]]*\]\[[^\]]*\]|<img\s", re.IGNORECASE)
 
 
@@ -37,6 +39,7 @@ class CheckRunFact:
     text: str = ""
     annotations: tuple[str, ...] = ()  # "path:line: [level] message"
     url: str = ""
+    log: str = ""                      # an excerpt of the job's log (GitHub Actions), when it could be fetched
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,14 @@ def judge(name: str, facts: Facts) -> Outcome:
     if judge_fn is None:
         return Outcome(CheckItem(name, "skipped", f"unknown item: use {', '.join(KNOWN_ITEMS)} in the repo note's done:"))
     return judge_fn(facts)
+
+
+def log_excerpt(text: str, lines: int = LOG_EXCERPT_LINES) -> str:
+    """The lines of a CI job log that lead up to its last error (else its end), without timestamps."""
+    rows = _LOG_TIMESTAMP.sub("", text).splitlines()
+    errors = [i for i, row in enumerate(rows) if "##[error]" in row]
+    end = errors[-1] + 1 if errors else len(rows)
+    return "\n".join(rows[max(0, end - lines):end]).strip()
 
 
 def has_image(text: str) -> bool:
@@ -269,7 +280,8 @@ def _review_feedback(review: ReviewFact) -> str:
 def _run_evidence(run: CheckRunFact) -> str:
     annotations = "\n".join(run.annotations)
     parts = [f"Check {run.name!r}: {run.conclusion}", run.summary.strip(), run.text.strip(),
-             f"Annotations:\n{annotations}" if annotations else "", f"Details: {run.url}" if run.url else ""]
+             f"Annotations:\n{annotations}" if annotations else "", f"Log excerpt:\n{run.log}" if run.log else "",
+             f"Details: {run.url}" if run.url else ""]
     return clip(_join(parts), CHECK_OUTPUT_LIMIT)
 
 

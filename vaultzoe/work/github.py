@@ -41,6 +41,9 @@ _REVIEW_MARKER = re.compile(r"<!-- vaultzoe:review sha=([0-9a-f]+) verdict=(pass
 _SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 PR_BODY_LIMIT = 60_000          # GitHub refuses bodies over 65,536 characters
 ANNOTATIONS_LIMIT = 50
+ACTIONS_APP = "github-actions"  # its check runs are Actions jobs, with the same id
+LOGS_PER_PASS = 3               # job logs fetched per observe (the first failing jobs)
+LOG_TAIL_BYTES = 256_000
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,22 @@ class GitHubForge:
         return self._repo.get_pull(best.number)
 
     def _check_runs(self, sha: str) -> tuple[CheckRunFact, ...]:
-        return tuple(_run_fact(run) for run in self._repo.get_commit(sha).get_check_runs())
+        facts = []
+        for run in self._repo.get_commit(sha).get_check_runs():
+            fact = _run_fact(run)
+            logs_so_far = sum(1 for f in facts if f.log)
+            if _failing(fact) and _app_slug(run) == ACTIONS_APP and logs_so_far < LOGS_PER_PASS:
+                fact = replace(fact, log=self._job_log(run.id))
+            facts.append(fact)
+        return tuple(facts)
+
+    def _job_log(self, job_id: int) -> str:
+        """Where a failed Actions job's log says it failed; best effort, an unreadable log is said so."""
+        try:
+            location = self._repo.get_workflow_job(job_id).logs_url()
+            return done.log_excerpt(_download_tail(location, self._policy.timeout_s))
+        except (GithubException, requests.RequestException) as exc:
+            return f"(the job log could not be read: {type(exc).__name__})"
 
     def _statuses(self, sha: str) -> tuple[StatusFact, ...]:
         combined = self._repo.get_commit(sha).get_combined_status()
@@ -351,15 +369,34 @@ def _pull_facts(pull: PullRequest, comments: list[str]) -> PullFacts:
                      mergeable_state=pull.mergeable_state, has_image=any(done.has_image(t) for t in texts))
 
 
+def _download_tail(url: str, timeout_s: int) -> str:
+    """The end of a log behind GitHub's pre-signed redirect; the token is never sent to that other host."""
+    tail = bytearray()
+    with requests.get(url, timeout=timeout_s, stream=True) as response:
+        response.raise_for_status()
+        for chunk in response.iter_content(65_536):
+            tail += chunk
+            del tail[:-LOG_TAIL_BYTES]
+    return tail.decode("utf-8", errors="replace")
+
+
+def _failing(fact: CheckRunFact) -> bool:
+    return fact.status == "completed" and fact.conclusion in done.FAILED_CONCLUSIONS
+
+
+def _app_slug(run: CheckRun) -> str:
+    return run.app.slug if run.app is not None else ""
+
+
 def _run_fact(run: CheckRun) -> CheckRunFact:
     output = run.output
-    failing = run.status == "completed" and run.conclusion in done.FAILED_CONCLUSIONS
-    annotations = ()
-    if failing and getattr(output, "annotations_count", 0):
-        annotations = tuple(_annotation(a) for _, a in zip(range(ANNOTATIONS_LIMIT), run.get_annotations()))
-    return CheckRunFact(name=run.name, status=run.status, conclusion=run.conclusion,
+    fact = CheckRunFact(name=run.name, status=run.status, conclusion=run.conclusion,
                         summary=(output.summary or "") if output else "", text=(output.text or "") if output else "",
-                        annotations=annotations, url=run.html_url or run.details_url or "")
+                        url=run.html_url or run.details_url or "")
+    if _failing(fact) and getattr(output, "annotations_count", 0):
+        lines = tuple(_annotation(a) for _, a in zip(range(ANNOTATIONS_LIMIT), run.get_annotations()))
+        fact = replace(fact, annotations=lines)
+    return fact
 
 
 def _annotation(annotation: CheckRunAnnotation) -> str:
