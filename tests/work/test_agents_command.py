@@ -29,6 +29,12 @@ def test_placeholders_are_filled_inside_each_argument_and_args_appended(tmp_path
                         '{"json": {"kept": true}}', "--fast", "2")
 
 
+def test_placeholders_are_filled_once_even_when_a_value_looks_like_one(tmp_path):
+    agent = command_agent(["a", "{prompt_file}:{task_id}"])
+    inv = agent.invocation(prompt_file=Path("/v/{task_id}.md"), workdir=tmp_path, task_id="t1", attempt=1, model=None)
+    assert inv.argv == ("a", "/v/{task_id}.md:t1")
+
+
 def test_env_carries_the_prompt_file_and_the_notes_env(tmp_path):
     agent = command_agent(["a"], env={"MODE": "ci"})
     inv = agent.invocation(prompt_file=tmp_path / "p.md", workdir=tmp_path, task_id="t", attempt=1, model=None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +47,9 @@ def make_agent(config: AgentConfig) -> Agent:
 
 
 def fill_placeholders(argument: str, values: dict[str, str]) -> str:
-    """Replace each {name} of values inside one argument; other braces (JSON, templates) stay as they are."""
-    for name, value in values.items():
-        argument = argument.replace("{" + name + "}", value)
-    return argument
+    """Replace each {name} of values inside one argument in one pass; other braces (JSON) stay as they are."""
+    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
+    return pattern.sub(lambda match: values[match.group(0)[1:-1]], argument) if values else argument
 
 
 def last_lines(text: str, lines: int = FINAL_LINES, chars: int = FINAL_CHARS) -> str:
