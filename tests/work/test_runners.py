@@ -79,7 +79,8 @@ def test_agent_gets_env_but_argv_json_keeps_only_names_and_stdin_is_closed(runne
 
 def test_run_survives_vaultzoe_exiting_and_a_new_runner_reports_the_exit(tmp_path, wait_until):
     gate = tmp_path / "go"
-    code = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.05)\nprint('done')\nraise SystemExit(7)"
+    code = (f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
+            "print('done')\nraise SystemExit(7)")
     spec = spec_for(tmp_path, [PY, "-c", code])
     starter = ("import sys; from pathlib import Path; from vaultzoe.protocols import RunSpec; "
                "from vaultzoe.work.runners import ProcessRunner; "
@@ -124,7 +125,8 @@ def test_stop_kills_the_whole_group(runner, tmp_path, wait_until, pid_gone):
 
 
 def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path, wait_until, pid_gone):
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('stubborn', flush=True); time.sleep(300)"
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('stubborn', flush=True); "
+            "time.sleep(300)")
     spec = spec_for(tmp_path, [PY, "-c", code])
     fast = ProcessRunner(grace_s=0.5)
     state = fast.start(spec)

@@ -92,7 +92,8 @@ def test_ensure_refuses_the_users_own_checkout(git_repo, ws):
 
 
 def test_run_setup_runs_in_the_worktree_and_keeps_output(git_repo, ws, tmp_path):
-    repo = git_repo.config(setup=(sys.executable, "-c", "import os; open('ready', 'w'); print('set up in', os.getcwd())"))
+    code = "import os; open('ready', 'w'); print('set up in', os.getcwd())"
+    repo = git_repo.config(setup=(sys.executable, "-c", code))
     tree = ws.ensure(repo, BRANCH, "t1")
     log = tmp_path / "logs" / "setup.log"
 

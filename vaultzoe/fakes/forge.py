@@ -20,7 +20,8 @@ def passing(detail: str = "scripted") -> ForgeReport:
 
 def failing(evidence: str, item: str = "checks") -> ForgeReport:
     """One item fails with this evidence for the next prompt."""
-    return ForgeReport(checks=(CheckItem("commits", "pass", "1 new"), CheckItem(item, "fail", evidence.splitlines()[0])),
+    first_line = evidence.splitlines()[0] if evidence else "failed"
+    return ForgeReport(checks=(CheckItem("commits", "pass", "1 new"), CheckItem(item, "fail", first_line)),
                        evidence=evidence)
 
 

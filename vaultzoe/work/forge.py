@@ -122,7 +122,8 @@ def _checks(facts: LocalFacts) -> _Outcome:
     if done.error:
         detail = f"`{command}` could not start ({done.error}): install it or fix `check:` in the repo note"
         return _Outcome(CheckItem("checks", "fail", detail), evidence=f"The check {detail}.")
-    how = f"timed out after {facts.check_timeout_s:.0f}s" if done.timed_out else f"failed with exit code {done.exit_code}"
+    how = (f"timed out after {facts.check_timeout_s:.0f}s" if done.timed_out
+           else f"failed with exit code {done.exit_code}")
     return _Outcome(CheckItem("checks", "fail", f"`{command}` {how}"),
                     evidence=f"The check `{command}` {how} in the worktree. The end of its output:\n\n"
                              f"{done.output_tail.strip()}")

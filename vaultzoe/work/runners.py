@@ -22,6 +22,7 @@ supervisor's own environment: values never touch the disk, argv.json lists only 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -268,10 +269,8 @@ def _ended_state(run_dir: Path, pid: int | None, started: float | None, record: 
 
 
 def _signal_pid(pid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _kill_group(pgid: int, grace_s: float) -> None:

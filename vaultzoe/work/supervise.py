@@ -17,6 +17,7 @@ Run directory:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -184,10 +185,8 @@ def _live_member(pid: str, pgid: int) -> bool:
 
 def signal_group(pgid: int, signum: int) -> None:
     """Send signum to the whole group; a group already gone is fine."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class _Escalation:
