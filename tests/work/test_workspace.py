@@ -146,7 +146,8 @@ def test_new_commits_and_diff(git_repo, ws):
 def test_uncommitted_lists_what_the_agent_left(git_repo, ws):
     tree = ws.ensure(git_repo.repo, BRANCH, "t1")
     (tree.path / "scratch.py").write_text("wip")
-    assert ws.uncommitted(tree.path) == ["?? scratch.py"]
+    (tree.path / "README.md").write_text("edited, not committed")
+    assert ws.uncommitted(tree.path) == [" M README.md", "?? scratch.py"]
 
 
 def test_is_merged_only_after_commits_reach_base(git_repo, ws):

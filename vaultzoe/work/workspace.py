@@ -143,7 +143,7 @@ class Workspace:
                 return False
             tip = _git(repo, clone.git.rev_parse, f"refs/heads/{branch}")
             start = base_commit or _creation_point(clone, branch)
-            if start is not None and clone.git.rev_parse(start) == tip:
+            if start is not None and _git(repo, clone.git.rev_parse, start) == tip:
                 return False
             bases = [ref for ref in (f"refs/heads/{base}", f"refs/remotes/origin/{base}") if _has_ref(clone, ref)]
             return any(_is_ancestor(clone, tip, ref) for ref in bases)
