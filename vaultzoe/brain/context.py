@@ -13,13 +13,16 @@ API CONTRACT (fixed):
     redact(text: str) -> str
     estimate_tokens(text: str) -> int
 
-How a pack is chosen (the why behind the numbers lives in docs/PERFORMANCE.md, "Context packs"):
-candidates come from the task's links, embeds and frontmatter links, the notes that link to the task, the
-neighbours (backlinks and links) of those notes, notes sharing the task's own tags, and notes that use the
-task's rarest words without linking to it. Each gets a score: a noisy-or over the link paths that reach it
-(a path through a hub counts for less), plus lexical relevance (BM25 over the task's key terms), plus a little
-recency. The budget is then filled by cheapest-useful-first upgrades: every kept note starts as a name, and
-upgrades to a summary or to its full text are bought in order of score per token.
+Beyond the contract: note_changed(index, paths) tells the term index which notes changed (pass what
+index.refresh() returned); warm(index) builds the term index ahead of the first pack.
+
+How a pack is chosen (figures in docs/PERFORMANCE.md, "Context packs"). Candidates: the task's links,
+embeds and frontmatter links; the notes linking to the task; the neighbours (backlinks and links) of all
+those; notes sharing the task's own tags; notes using the task's rarest words without linking to it.
+Score: a noisy-or over the link paths that reach a note (a path through a hub counts for less) plus lexical
+relevance (BM25 over the task's key terms) plus a little recency. The budget is then spent greedily on the
+best value per token: a note's summary (headings, first paragraph, the sentences using the task's terms)
+or, later, its full text; what is left pays for the names of the next notes. Only the notes bought are read.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import sys
 import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -40,18 +44,29 @@ if TYPE_CHECKING:
     from ..vault.index import VaultIndex
     from ..vault.note import Note
 
-__all__ = ["ContextPack", "PackItem", "build_pack", "estimate_tokens", "is_private", "key_terms", "redact"]
+__all__ = ["ContextPack", "PackItem", "build_pack", "estimate_tokens", "is_private", "note_changed", "redact",
+           "warm"]
 
 Mode = Literal["full", "summary", "name"]
 
 PACK_HEADING = "## Business context (from the vault)\n\n"
+NAMES_HEADING = "### Other related notes (names only)\n"
 EXTRAS_SHARE = 0.5            # extras come first but may take at most half the budget together
 FULL_SHARE = 0.45             # one note's full text may take at most this share of the budget
-NAME_FLOOR = 0.30             # below this score a note is not worth even its name
+NAMES_SHARE = 0.08            # names of notes that did not fit take at most this share...
+NAMES_MAX = 20                # ...and at most this many lines
+KEEP_FLOOR = 0.30             # below this score a note is not worth even its name...
+BUY_FLOOR = 0.50              # ...and below this not worth any of its text: unspent budget beats noise
 HUB_EXPANSION_LIMIT = 400     # neighbours read per hub note (keeps a daily-notes hub cheap)
-LEXICAL_CANDIDATES = 60       # unlinked notes considered from the lexical match
+LEXICAL_CANDIDATES = 60       # unlinked notes taken from the lexical match
 KEY_TERMS = 14
+COMMON_SHARE = 0.2            # terms in more than this share of notes say nothing about relevance
+TEMPLATE_SHARE = 0.3          # ...nor do terms in more than this share of task notes (the task template)
+TEMPLATE_MIN_TASKS = 8
 LEFT_OUT_LISTED = 40          # weak candidates listed as left out (private ones are always listed)
+SUMMARY_SENTENCES = 4
+SUMMARY_MAX_TOKENS = 260
+MIN_USEFUL_TOKENS = 40        # budget left below this buys nothing more but names
 
 # weights of one link path; a path through a note with many neighbours is divided by 1 + ln(fanout)
 W_PROPERTY = 1.0              # customer: / project: / repo: links
@@ -65,8 +80,10 @@ W_TAG = 0.35
 LEX_WEIGHT = 1.1
 RECENCY_WEIGHT = 0.15
 RECENCY_HALF_LIFE_DAYS = 120
+GAIN = {"summary": 0.7, "full": 0.3}   # share of a note's value a summary / the rest of the text carries
 
-_OWNED_BLOCK = re.compile(r"<!--\s*vaultzoe:([\w\-]+)\s*-->.*?<!--\s*/vaultzoe:\1\s*-->\n?", re.S)
+_OWNED_BLOCK = re.compile(r"<!--\s*vaultzoe:([\w./\-]+)\s*-->.*?<!--\s*/vaultzoe:\1\s*-->\n?", re.S)
+_FRONTMATTER = re.compile(r"\A---[ \t]*\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _DATE_IN_TEXT = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
@@ -83,9 +100,9 @@ myself need needs new no nor not now of off on once one only or other ought our 
 own per please same shall she should so some such than that the their theirs them themselves then there
 these they this those through to too under until up upon us use used using very via want wants was we
 were what when where which while who whom why will with within without would yes yet you your yours
-yourself yourselves task tasks note notes todo done goal acceptance criteria criterion should able
-make sure add adds added update updated change changes work works working thing things way ways still
-see also just well good bad next last first week day today tomorrow yesterday people team someone
+yourself yourselves task tasks note notes todo done goal acceptance criteria criterion able sure add adds
+added update updated change changes work works working thing things way ways still see well good bad next
+last first week day today tomorrow yesterday people team someone
 """.split())
 
 
@@ -110,10 +127,14 @@ class ContextPack:
     terms: tuple[str, ...] = ()           # the task's key terms the pack was ranked by
 
     def render(self) -> str:
-        """Markdown for the prompt: given pieces, full notes, summaries, then the names of the rest."""
+        """Markdown for the prompt: given pieces, full notes and summaries best first, then names of the rest."""
         if not self.items:
             return ""
-        return PACK_HEADING + "".join(_ordered_texts(self.items)).rstrip() + "\n"
+        body = [i.text for i in self.items if i.mode != "name"]
+        names = [i.text for i in self.items if i.mode == "name"]
+        if names:
+            body += [NAMES_HEADING, *names, "\n"]
+        return PACK_HEADING + "".join(body).rstrip() + "\n"
 
     @property
     def used_tokens(self) -> int:
@@ -124,15 +145,6 @@ class ContextPack:
         return item.tokens / self.budget if self.budget else 0.0
 
 
-def _ordered_texts(items: Sequence[PackItem]) -> list[str]:
-    names = [i.text for i in items if i.mode == "name"]
-    body = [i.text for i in items if i.mode != "name"]
-    return body + ([NAMES_HEADING] + names + ["\n"] if names else [])
-
-
-NAMES_HEADING = "### Other related notes (names only; ask for them if you need them)\n"
-
-
 def estimate_tokens(text: str) -> int:
     """About four characters per token: close enough for English prose and markdown."""
     return (len(text) + 3) // 4
@@ -140,17 +152,16 @@ def estimate_tokens(text: str) -> int:
 
 def is_private(note: "Note", private_folders: Sequence[str] = ()) -> bool:
     """`private: true`, a #private tag (or #private/...), or a path under one of private_folders."""
-    return _private_reason(note, private_folders) is not None
+    return (_marked_private(note) or _private_folder(note.path, private_folders)) is not None
 
 
-def _private_reason(note: "Note", private_folders: Sequence[str]) -> str | None:
+def _marked_private(note: "Note") -> str | None:
     flag = note.frontmatter.get("private") if isinstance(note.frontmatter, dict) else None
-    if flag is True or (isinstance(flag, str) and flag.strip().lower() in _TRUE_STRINGS) or flag == 1:
+    if flag is True or flag == 1 or (isinstance(flag, str) and flag.strip().lower() in _TRUE_STRINGS):
         return "private: true"
     if any(t.lower() == "#private" or t.lower().startswith("#private/") for t in note.tags):
         return "tagged #private"
-    folder = _private_folder(note.path, private_folders)
-    return f"in private folder {folder}/" if folder else None
+    return None
 
 
 def _private_folder(path: str, private_folders: Sequence[str]) -> str | None:
@@ -158,11 +169,16 @@ def _private_folder(path: str, private_folders: Sequence[str]) -> str | None:
     for folder in private_folders:
         clean = folder.strip().strip("/")
         if clean and low.startswith(clean.lower() + "/"):
-            return clean
+            return f"in private folder {clean}/"
     return None
 
 
-# ---------------------------------------------------------------- terms (lexical relevance)
+def note_text(note: "Note") -> str:
+    """The note's text without vaultzoe's owned blocks (status callouts of other tasks are noise)."""
+    return _OWNED_BLOCK.sub("", note.text).strip()
+
+
+# ---------------------------------------------------------------- terms
 
 
 def _stem(word: str) -> str:
@@ -178,61 +194,100 @@ def _stem(word: str) -> str:
 
 
 def terms_of(text: str) -> list[str]:
-    """Lower-cased, lightly stemmed content words (no stopwords, numbers or one-letter words)."""
-    out = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group(0)
-        if len(word) < 3 or word in STOPWORDS or word.isdigit():
-            continue
-        out.append(_stem(word))
-    return out
+    """Lower-cased, lightly stemmed content words (no stopwords, numbers or one- and two-letter words)."""
+    words = [w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in STOPWORDS and not w.isdigit()]
+    stems = {w: _stem(w) for w in set(words)}
+    return [stems[w] for w in words]
+
+
+@dataclass(frozen=True)
+class _Doc:
+    """What the term index remembers of a note, so ranking never has to read it."""
+
+    terms: tuple[str, ...]       # distinct terms (to take the note out of the postings again)
+    length: int                  # words
+    chars: int                   # of the text without owned blocks
+    marked_private: str | None   # private: true / #private
+    day: int | None              # date from frontmatter or the file name
+    digest: int                  # hash of the text, to notice an edit when the note is read again
+    is_task: bool = False
+
+
+def _doc(note: "Note") -> _Doc:
+    text = note_text(note)
+    words = terms_of(text)
+    terms = tuple(sorted({sys.intern(w) for w in words + terms_of(note.name)}))   # a title often says it all
+    return _Doc(terms, len(words), len(text), _marked_private(note), _note_day(note), hash(note.text),
+                bool(note.is_task))
 
 
 class _Lexicon:
-    """Per-index inverted index of note terms, kept in step with the index by Note identity."""
+    """An inverted index of the vault's notes, cached per index object and kept in step with it."""
 
     def __init__(self) -> None:
-        self.docs: dict[str, tuple[Any, frozenset[str], int]] = {}
+        self.docs: dict[str, _Doc] = {}
         self.postings: dict[str, set[str]] = {}
+        self.task_df: dict[str, int] = {}          # in how many task notes a term appears
+        self.tasks = 0
         self.total_len = 0
 
-    def sync(self, notes: Iterable["Note"]) -> None:
-        seen = set()
-        for note in notes:
-            seen.add(note.path)
-            entry = self.docs.get(note.path)
-            if entry is None or entry[0] is not note:
-                self._replace(note.path, note)
-        for path in [p for p in self.docs if p not in seen]:
-            self._drop(path)
+    def sync(self, index: "VaultIndex") -> None:
+        """Add notes new to the index, drop the ones gone (cheap: compares path sets)."""
+        if not self.docs:
+            for note in index.notes():               # the first time: one pass over every note
+                self.put(note)
+        paths = {p for p in index.files() if p.lower().endswith(".md")}
+        for gone in [p for p in self.docs if p not in paths]:
+            self.drop(gone)
+        for path in paths.difference(self.docs):
+            self.load(index, path)
 
-    def _replace(self, path: str, note: "Note") -> None:
-        self._drop(path)
-        words = terms_of(note.text)
-        terms = frozenset(words)
-        self.docs[path] = (note, terms, len(words))
-        self.total_len += len(words)
-        for term in terms:
-            self.postings.setdefault(term, set()).add(path)
+    def load(self, index: "VaultIndex", path: str) -> _Doc | None:
+        note = index.note(path)
+        if note is None:
+            self.drop(path)
+            return None
+        return self.put(note)
 
-    def _drop(self, path: str) -> None:
-        entry = self.docs.pop(path, None)
-        if entry is None:
+    def put(self, note: "Note") -> _Doc:
+        old = self.docs.get(note.path)
+        if old is not None and old.digest == hash(note.text):
+            return old
+        self.drop(note.path)
+        doc = self.docs[note.path] = _doc(note)
+        self.total_len += doc.length
+        for term in doc.terms:
+            self.postings.setdefault(term, set()).add(note.path)
+        if doc.is_task:
+            self.tasks += 1
+            for term in doc.terms:
+                self.task_df[term] = self.task_df.get(term, 0) + 1
+        return doc
+
+    def drop(self, path: str) -> None:
+        doc = self.docs.pop(path, None)
+        if doc is None:
             return
-        self.total_len -= entry[2]
-        for term in entry[1]:
+        self.total_len -= doc.length
+        self.tasks -= doc.is_task
+        for term in doc.terms:
             posting = self.postings.get(term)
             if posting is not None:
                 posting.discard(path)
                 if not posting:
                     del self.postings[term]
+            if doc.is_task:
+                self.task_df[term] -= 1
 
     def df(self, term: str) -> int:
         return len(self.postings.get(term, ()))
 
+    def template_word(self, term: str) -> bool:
+        """In most task notes: a word of the task template, not of this task."""
+        return self.tasks >= TEMPLATE_MIN_TASKS and self.task_df.get(term, 0) > TEMPLATE_SHARE * self.tasks
+
     def idf(self, term: str) -> float:
-        n = max(len(self.docs), 1)
-        df = self.df(term)
+        n, df = max(len(self.docs), 1), self.df(term)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     @property
@@ -241,23 +296,28 @@ class _Lexicon:
 
 
 _LEXICONS: "weakref.WeakKeyDictionary[Any, _Lexicon]" = weakref.WeakKeyDictionary()
-_LEXICONS_BY_ID: dict[int, tuple[Any, _Lexicon]] = {}
 
 
-def _lexicon_for(index: "VaultIndex") -> _Lexicon:
-    """The lexicon cached for this index object (memoised; brought up to date on every call)."""
-    try:
-        lexicon = _LEXICONS.get(index)
-        if lexicon is None:
-            lexicon = _LEXICONS[index] = _Lexicon()
-    except TypeError:                      # an unhashable or non-weakref-able index: cache by identity
-        ref, lexicon = _LEXICONS_BY_ID.get(id(index), (None, None))
-        if ref is not index or lexicon is None:
-            lexicon = _Lexicon()
-            _LEXICONS_BY_ID.clear()
-            _LEXICONS_BY_ID[id(index)] = (index, lexicon)
-    lexicon.sync(index.notes())
+def _lexicon(index: "VaultIndex", sync: bool = True) -> _Lexicon:
+    lexicon = _LEXICONS.get(index)
+    if lexicon is None:
+        lexicon = _LEXICONS[index] = _Lexicon()
+    if sync:
+        lexicon.sync(index)
     return lexicon
+
+
+def warm(index: "VaultIndex") -> None:
+    """Build the term index now (it reads every note once), so the first pack is as fast as the rest."""
+    _lexicon(index)
+
+
+def note_changed(index: "VaultIndex", paths: Iterable[str]) -> None:
+    """Re-read these notes into the term index (pass what index.refresh() or the watcher reported)."""
+    lexicon = _lexicon(index, sync=False)
+    if lexicon.docs:                                 # not built yet: the first pack reads everything anyway
+        for path in paths:
+            lexicon.load(index, path)
 
 
 def key_terms(text: str, title: str, lexicon: _Lexicon, limit: int = KEY_TERMS) -> dict[str, float]:
@@ -271,26 +331,26 @@ def key_terms(text: str, title: str, lexicon: _Lexicon, limit: int = KEY_TERMS) 
     scored = {}
     for term, tf in counts.items():
         df = lexicon.df(term)
-        if df <= 1 or df > max(0.2 * n, 3):      # only the task has it, or nearly every note does
-            continue
+        if df <= 1 or df > max(COMMON_SHARE * n, 3) or lexicon.template_word(term):
+            continue                                     # only the task has it, most notes do, or every task
         scored[term] = (1 + math.log(tf)) * lexicon.idf(term)
-    best = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-    return dict(best)
+    return dict(sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 
-def _lexical_score(terms: frozenset[str], length: int, weights: dict[str, float], avg_len: float) -> float:
-    """BM25 with term presence only, normalised to 0..1 by the score of a note holding every key term."""
-    if not weights:
+def _lexical(path: str, lexicon: _Lexicon, weights: dict[str, float]) -> float:
+    """BM25 with term presence only, as a share (0..1) of what a note of average length holding every term gets."""
+    doc = lexicon.docs.get(path)
+    if doc is None or not weights:
         return 0.0
-    norm = 1.2 + 1.0
-    length_factor = 1 + 1.2 * (0.25 + 0.75 * length / max(avg_len, 1.0))
-    hit = sum(w for t, w in weights.items() if t in terms)
-    best = sum(weights.values())
-    return (hit * norm / length_factor) / (best * norm / (1 + 1.2)) if hit else 0.0
+    hit = sum(w for t, w in weights.items() if path in lexicon.postings.get(t, ()))
+    if not hit:
+        return 0.0
+    length_factor = 0.25 + 0.75 * doc.length / max(lexicon.avg_len, 1.0)
+    return (hit / sum(weights.values())) * (1 + 1.2) / (1 + 1.2 * length_factor)
 
 
-def _matched(terms: frozenset[str], weights: dict[str, float]) -> list[str]:
-    return sorted((t for t in weights if t in terms), key=lambda t: -weights[t])
+def _matched(path: str, lexicon: _Lexicon, weights: dict[str, float]) -> int:
+    return sum(1 for t in weights if path in lexicon.postings.get(t, ()))
 
 
 # ---------------------------------------------------------------- candidates
@@ -319,7 +379,7 @@ class _Candidate:
     @property
     def why(self) -> str:
         if not self.paths:
-            return "mentions the task's terms"
+            return "uses the task's words"
         best = max(self.paths, key=lambda p: p[0])[1]
         more = len(self.paths) - 1
         return best + (f" (+{more} more path{'s' if more > 1 else ''})" if more else "")
@@ -334,63 +394,6 @@ def _note_name(path: str) -> str:
     return base[:-3] if base.lower().endswith(".md") else base
 
 
-class _Walk:
-    """The link walk around one task note: which notes are reachable, by which paths."""
-
-    def __init__(self, index: "VaultIndex", task: "Note") -> None:
-        self.index = index
-        self.task = task
-        self.cands: dict[str, _Candidate] = {}
-        self.blocked: dict[str, str] = {}        # path -> why it may not enter the pack
-        self.repo_path: str | None = None
-
-    def reach(self, path: str | None, weight: float, why: str) -> bool:
-        if not path or path == self.task.path or path in self.blocked or not path.lower().endswith(".md"):
-            return False
-        self.cands.setdefault(path, _Candidate(path)).add(weight, why)
-        return True
-
-    def direct(self) -> list[str]:
-        firsts: list[str] = []
-        for link, target in self.index.resolved_links(self.task.path):
-            weight, why = _direct_reason(link)
-            if self.reach(target, weight, why) and target not in firsts:
-                firsts.append(target)
-            if link.key and link.key.lower() == "repo" and target:
-                self.repo_path = target
-        for source in sorted(self.index.backlinks(self.task.path)):
-            self.reach(source, W_BACKLINK, "links to the task")
-        return firsts
-
-    def neighbours(self, firsts: Sequence[str]) -> None:
-        for first in firsts:
-            if first in self.blocked:
-                continue
-            name = _note_name(first)
-            backs = sorted(self.index.backlinks(first))
-            for source in backs[:HUB_EXPANSION_LIMIT]:
-                self.reach(source, _hub_weight(W_NEIGHBOUR_BACK, len(backs)), f"links to [[{name}]]")
-            outs = [t for _, t in self.index.resolved_links(first) if t]
-            for target in outs[:HUB_EXPANSION_LIMIT]:
-                self.reach(target, _hub_weight(W_NEIGHBOUR_OUT, len(outs)), f"linked from [[{name}]]")
-        for source in sorted(self.index.backlinks(self.task.path)):
-            if source in self.blocked:
-                continue
-            outs = [t for _, t in self.index.resolved_links(source) if t]
-            for target in outs[:HUB_EXPANSION_LIMIT]:
-                self.reach(target, _hub_weight(W_SECOND_OUT, len(outs)), f"linked from [[{_note_name(source)}]]")
-
-    def shared_tags(self) -> None:
-        for tag in dict.fromkeys(t.lower() for t in self.task.tags):
-            if tag.startswith(("#task", "#private")):
-                continue
-            members = self.index.tagged(tag)
-            if len(members) > HUB_EXPANSION_LIMIT:
-                continue
-            for path in sorted(members):
-                self.reach(path, _hub_weight(W_TAG, len(members)), f"shares {tag}")
-
-
 def _direct_reason(link: Any) -> tuple[float, str]:
     if link.key:
         return W_PROPERTY, f"`{link.key}:` of the task"
@@ -399,28 +402,89 @@ def _direct_reason(link: Any) -> tuple[float, str]:
     return W_LINK, "linked from the task"
 
 
-def _add_lexical(cands: dict[str, _Candidate], lexicon: _Lexicon, weights: dict[str, float], task_path: str) -> None:
-    """Score every candidate lexically, and add the best unlinked notes that use the task's rare terms."""
-    avg = lexicon.avg_len
-    for cand in cands.values():
-        entry = lexicon.docs.get(cand.path)
-        if entry is not None:
-            cand.lexical = _lexical_score(entry[1], entry[2], weights, avg)
-    pool: set[str] = set()
-    limit = max(50, len(lexicon.docs) // 20)
-    for term in weights:
-        posting = lexicon.postings.get(term, ())
-        if len(posting) <= limit:
-            pool.update(posting)
-    pool.difference_update(cands)
-    pool.discard(task_path)
-    scored = []
-    for path in pool:
-        _, terms, length = lexicon.docs[path]
-        if len(_matched(terms, weights)) >= 2:
-            scored.append((_lexical_score(terms, length, weights, avg), path))
-    for score, path in heapq.nlargest(LEXICAL_CANDIDATES, scored):
-        cands[path] = _Candidate(path, lexical=score)
+class _Walk:
+    """The link walk around one task note: which notes are reachable, by which paths; which may not enter."""
+
+    def __init__(self, index: "VaultIndex", task: "Note", lexicon: _Lexicon, private_folders: Sequence[str]):
+        self.index, self.task, self.lexicon, self.private_folders = index, task, lexicon, private_folders
+        self.cands: dict[str, _Candidate] = {}
+        self.blocked: dict[str, str] = {}        # path -> why it may not enter the pack
+        self.repo_path: str | None = None
+
+    def reach(self, path: str | None, weight: float, why: str) -> bool:
+        if not path or path == self.task.path or not path.lower().endswith(".md") or not self.allowed(path):
+            return False
+        self.cands.setdefault(path, _Candidate(path)).add(weight, why)
+        return True
+
+    def allowed(self, path: str) -> bool:
+        if path in self.blocked:
+            return False
+        doc = self.lexicon.docs.get(path) or self.lexicon.load(self.index, path)
+        why = _private_folder(path, self.private_folders) or (doc.marked_private if doc else None)
+        if not why and path.startswith(ZOE_DIR + "/") and path != self.repo_path:
+            why = "another repo's note" if path.startswith(REPOS_DIR + "/") else "vaultzoe's own note"
+        if why:
+            self.blocked[path] = why
+        return not why and doc is not None
+
+    def outlinks(self, path: str) -> list[str]:
+        return [t for _, t in self.index.resolved_links(path) if t]
+
+    def direct(self) -> list[str]:
+        links = self.index.resolved_links(self.task.path)
+        self.repo_path = next((t for link, t in links if link.key and link.key.lower() == "repo" and t), None)
+        firsts: list[str] = []
+        for link, target in links:
+            weight, why = _direct_reason(link)
+            if self.reach(target, weight, why) and target not in firsts:
+                firsts.append(target)
+        for source in sorted(self.index.backlinks(self.task.path)):
+            if self.reach(source, W_BACKLINK, "links to the task"):
+                firsts.append(source)
+        return firsts
+
+    def neighbours(self, firsts: Sequence[str]) -> None:
+        links_to_task = self.index.backlinks(self.task.path)
+        for first in firsts:
+            if first == self.repo_path:              # every task links its repo: that says nothing
+                continue
+            name = _note_name(first)
+            if first not in links_to_task:
+                backs = sorted(self.index.backlinks(first))
+                for source in backs[:HUB_EXPANSION_LIMIT]:
+                    self.reach(source, _hub_weight(W_NEIGHBOUR_BACK, len(backs)), f"links to [[{name}]]")
+            outs = self.outlinks(first)
+            base = W_SECOND_OUT if first in links_to_task else W_NEIGHBOUR_OUT
+            for target in outs[:HUB_EXPANSION_LIMIT]:
+                self.reach(target, _hub_weight(base, len(outs)), f"linked from [[{name}]]")
+
+    def shared_tags(self) -> None:
+        for tag in dict.fromkeys(t.lower() for t in self.task.tags):
+            if tag.startswith(("#task", "#private")):
+                continue
+            members = self.index.tagged(tag)
+            if len(members) <= HUB_EXPANSION_LIMIT:
+                for path in sorted(members):
+                    self.reach(path, _hub_weight(W_TAG, len(members)), f"shares {tag}")
+
+    def lexical(self, weights: dict[str, float]) -> None:
+        """Score every candidate lexically, and add the best unlinked notes that use two or more key terms."""
+        lex = self.lexicon
+        for cand in self.cands.values():
+            cand.lexical = _lexical(cand.path, lex, weights)
+        pool: set[str] = set()
+        limit = max(50, len(lex.docs) // 20)
+        for term in weights:
+            posting = lex.postings.get(term, ())
+            if len(posting) <= limit:
+                pool.update(posting)
+        pool.difference_update(self.cands)
+        pool.discard(self.task.path)
+        scored = [(_lexical(p, lex, weights), p) for p in pool if _matched(p, lex, weights) >= 2]
+        for score, path in heapq.nlargest(LEXICAL_CANDIDATES, scored):
+            if self.allowed(path):
+                self.cands[path] = _Candidate(path, lexical=score)
 
 
 # ---------------------------------------------------------------- recency
@@ -454,41 +518,27 @@ def _ymd(match: re.Match[str]) -> int | None:
         return None
 
 
-def _set_recency(cands: Iterable[_Candidate], notes: dict[str, "Note"]) -> None:
-    """Newest dated candidate 1.0, halving every RECENCY_HALF_LIFE_DAYS; undated notes stay neutral (0.5)."""
-    days = {c.path: _note_day(notes[c.path]) for c in cands}
-    known = [d for d in days.values() if d is not None]
-    if not known:
-        return
-    newest = max(known)
-    for cand in cands:
-        day = days[cand.path]
-        if day is not None:
+def _rank(cands: dict[str, _Candidate], lexicon: _Lexicon) -> list[_Candidate]:
+    """Score = link paths (noisy-or) + lexical relevance + recency (newest dated candidate 1, halving with age)."""
+    days = {p: lexicon.docs[p].day for p in cands if p in lexicon.docs}
+    newest = max((d for d in days.values() if d is not None), default=None)
+    for cand in cands.values():
+        day = days.get(cand.path)
+        if newest is not None and day is not None:
             cand.recency = 0.5 ** ((newest - day) / RECENCY_HALF_LIFE_DAYS)
+        cand.score = cand.graph + LEX_WEIGHT * cand.lexical + RECENCY_WEIGHT * (cand.recency - 0.5)
+    return sorted(cands.values(), key=lambda c: (-c.score, c.path))
 
 
-# ---------------------------------------------------------------- text of a note, in full or summarised
-
-
-def note_text(note: "Note") -> str:
-    """The note's text without vaultzoe's owned blocks (status callouts of other tasks are noise)."""
-    return _OWNED_BLOCK.sub("", note.text).strip()
-
-
-def _mask_links(text: str, note: "Note", hidden: set[str], index: "VaultIndex") -> str:
-    """Links to private or internal notes become "[private note]" so not even their names leak."""
-    if not hidden:
-        return text
-    for link, target in index.resolved_links(note.path):
-        if target in hidden and link.original:
-            text = text.replace(link.original, "[private note]")
-    return text
+# ---------------------------------------------------------------- summaries
 
 
 def _sentences(body: str) -> list[str]:
     out = []
     for line in body.splitlines():
         line = line.strip().lstrip("-*>+ ").strip()
+        if line.startswith("[ ] ") or line.startswith("[x] "):
+            line = line[4:]
         if not line or line.startswith(("#", "---", "```", "|")):
             continue
         out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
@@ -504,29 +554,31 @@ def _first_paragraph(body: str) -> str:
     for block in _PARAGRAPH_BREAK.split(body):
         lines = [ln for ln in block.strip().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         if lines:
-            return _clip(" ".join(ln.strip() for ln in lines), 60)
+            return _clip(" ".join(ln.strip() for ln in lines), 40)
     return ""
 
 
-def summarize(note: "Note", body: str, weights: dict[str, float], max_sentences: int = 6) -> str:
-    """Headings, the first paragraph, and the sentences that use the task's key terms (best first, in order)."""
+def summarize(note: "Note", body: str, weights: dict[str, float]) -> str:
+    """Headings, the first paragraph, and the sentences that use the task's key terms (best first, kept in order)."""
     parts = []
-    headings = [h.text for h in note.headings][:10]
+    headings = [h.text for h in note.headings if h.level > 1][:8]
     if headings:
-        parts.append("Headings: " + " · ".join(headings))
+        parts.append("Sections: " + " · ".join(headings))
     first = _first_paragraph(body)
     if first:
         parts.append(first)
-    picked = _matching_sentences(_sentences(body), weights, max_sentences, skip=first)
+    picked = _matching_sentences(_sentences(body), weights, SUMMARY_SENTENCES, skip=first)
     if picked:
-        parts.append("Relevant lines:\n" + "\n".join(f"- {_clip(s, 60)}" for s in picked))
-    return "\n".join(parts)
+        parts.append("\n".join(f"- {_clip(s, 50)}" for s in picked))
+    text = "\n".join(parts)
+    return text if estimate_tokens(text) <= SUMMARY_MAX_TOKENS else text[: SUMMARY_MAX_TOKENS * 4] + " …"
 
 
 def _matching_sentences(sentences: list[str], weights: dict[str, float], limit: int, skip: str) -> list[str]:
     scored = []
     for pos, sentence in enumerate(sentences):
-        if sentence in skip:
+        low = sentence.lower()
+        if sentence in skip or not any(term in low for term in weights):
             continue
         hit = sum(weights[t] for t in set(terms_of(sentence)) if t in weights)
         if hit:
@@ -535,87 +587,101 @@ def _matching_sentences(sentences: list[str], weights: dict[str, float], limit: 
     return [s for _, _, s in sorted(best, key=lambda x: x[1])]
 
 
-def _body_of(text: str) -> str:
-    if text.startswith("---"):
-        end = text.find("\n---", 3)
-        if end != -1:
-            return text[end + 4:]
-    return text
-
-
 # ---------------------------------------------------------------- fitting the budget
 
 
-@dataclass(frozen=True)
-class _Option:
-    """One candidate's rendered forms; a form is None when it would add nothing over the cheaper one."""
+class _Forms:
+    """A candidate's forms for the prompt: its name line, then (read only when needed) summary and full text."""
 
-    path: str
-    score: float
-    why: str
-    name: str
-    summary: str | None
-    full: str | None
+    def __init__(self, cand: _Candidate, doc: _Doc, build: "_Build") -> None:
+        self.cand, self.build = cand, build
+        self.path, self.score, self.why = cand.path, cand.score, cand.why
+        name = _note_name(cand.path)
+        self.header = f"### {name}\n_{cand.why}_\n\n"
+        self.name = f"- {name}: {cand.why}\n"
+        self.full_estimate = estimate_tokens(self.header) + (doc.chars + 3) // 4 + 1
+        self._texts: dict[str, str] | None = None
+
+    def texts(self) -> dict[str, str] | None:
+        """{"summary", "full"}; reads the note on first use; None when it vanished."""
+        if self._texts is None:
+            note = self.build.read(self.path)
+            if note is None:
+                return None
+            body = redact(_mask_links(note_text(note), note, self.build))
+            full = self.header + body + "\n\n"
+            summary = self.header + summarize(note, _FRONTMATTER.sub("", body, count=1), self.build.weights) + "\n\n"
+            if estimate_tokens(summary) >= 0.8 * estimate_tokens(full):
+                summary = full
+            self._texts = {"summary": summary, "full": full}
+        return self._texts
+
+    def tokens(self, mode: str) -> int:
+        return estimate_tokens(self.name) if mode == "name" else estimate_tokens((self.texts() or {}).get(mode, ""))
 
 
-def _item_texts(cand: _Candidate, note: "Note", body: str, weights: dict[str, float]) -> _Option:
-    name = _note_name(cand.path)
-    header = f"### {name}\n_{cand.why}_\n\n"
-    full_text = header + body + "\n\n"
-    summary_text = header + summarize(note, _body_of(body), weights) + "\n\n"
-    if estimate_tokens(summary_text) >= 0.8 * estimate_tokens(full_text):
-        summary_text = None
-    return _Option(cand.path, cand.score, cand.why, f"- {name}: {cand.why}\n", summary_text, full_text)
+def _mask_links(text: str, note: "Note", build: "_Build") -> str:
+    """Links to private or internal notes become "[private note]" so not even their names leak."""
+    for link, target in build.index.resolved_links(note.path):
+        if target and link.original and target in build.walk.blocked:
+            text = text.replace(link.original, "[private note]")
+    return text
 
 
-def _fit(options: Sequence[_Option], budget: int) -> tuple[dict[str, Mode], list[str]]:
-    """Names for all that fit, then upgrades (to summary, then full) bought by score² per token."""
+def _priority(forms: _Forms, target: str, delta: int) -> float:
+    return forms.score * forms.score * GAIN[target] / max(delta, 40)
+
+
+def _fit(options: list[_Forms], budget: int) -> tuple[dict[str, Mode], list[str]]:
+    """Buy summaries and full texts by value per token (lazily: a note is read when its turn comes), then names."""
+    names_room = min(int(NAMES_SHARE * budget), NAMES_MAX * 12) if len(options) > 1 else 0
+    left = budget - names_room
     modes: dict[str, Mode] = {}
-    over: list[str] = []
-    left = budget - estimate_tokens(NAMES_HEADING) - 2
-    for opt in options:
-        cost = estimate_tokens(opt.name)
-        if cost <= left:
-            modes[opt.path] = "name"
-            left -= cost
-        else:
-            over.append(opt.path)
-    by_path = {o.path: o for o in options}
-    heap = [_upgrade(o, "name", rank) for rank, o in enumerate(options) if o.path in modes]
-    heap = [h for h in heap if h is not None]
-    heapq.heapify(heap)
     full_cap = max(int(FULL_SHARE * budget), 200)
-    while heap:
-        _, rank, path, target, delta = heapq.heappop(heap)
-        opt = by_path[path]
-        if delta > left or (target == "full" and estimate_tokens(opt.full or "") > full_cap):
+    heap = [(-_priority(f, "summary", min(f.full_estimate, SUMMARY_MAX_TOKENS)), rank, "summary", False)
+            for rank, f in enumerate(options) if f.score >= BUY_FLOOR]
+    heapq.heapify(heap)
+    while heap and left > MIN_USEFUL_TOKENS:
+        _, rank, target, exact = heapq.heappop(heap)
+        forms = options[rank]
+        have = forms.tokens(modes[forms.path]) if forms.path in modes else 0
+        if target == "full" and forms.full_estimate - have > min(full_cap, left):
             continue
-        modes[path] = target
+        if not exact and (target == "summary" and min(forms.full_estimate, MIN_USEFUL_TOKENS * 2) > left):
+            continue                                 # not even a short summary would fit: do not read it
+        if not exact:                                # read the note, then queue it again at its true price
+            if forms.texts() is not None:
+                delta = forms.tokens(target) - have
+                heapq.heappush(heap, (-_priority(forms, target, delta), rank, target, True))
+            continue
+        delta = forms.tokens(target) - have
+        if delta > left:
+            continue
+        modes[forms.path] = target  # type: ignore[assignment]
         left -= delta
-        nxt = _upgrade(opt, target, rank)
-        if nxt is not None:
-            heapq.heappush(heap, nxt)
+        if target == "summary" and forms.texts()["full"] != forms.texts()["summary"]:  # type: ignore[index]
+            est = forms.full_estimate - forms.tokens("summary")
+            heapq.heappush(heap, (-_priority(forms, "full", est), rank, "full", False))
+        elif target == "summary":
+            modes[forms.path] = "full"
+    return _names(options, modes, left + names_room)
+
+
+def _names(options: list[_Forms], modes: dict[str, Mode], left: int) -> tuple[dict[str, Mode], list[str]]:
+    over = []
+    left -= estimate_tokens(NAMES_HEADING) + 1
+    named = 0
+    for forms in options:
+        if forms.path in modes:
+            continue
+        cost = forms.tokens("name")
+        if named < NAMES_MAX and cost <= left:
+            modes[forms.path] = "name"
+            left -= cost
+            named += 1
+        else:
+            over.append(forms.path)
     return modes, over
-
-
-_GAIN = {"summary": 0.7, "full": 0.3}
-
-
-def _upgrade(opt: _Option, current: Mode, rank: int) -> tuple[float, int, str, Mode, int] | None:
-    target: Mode | None = "summary" if current == "name" and opt.summary else None
-    if target is None and current in ("name", "summary"):
-        target = "full"
-    if target is None or (current == "full"):
-        return None
-    text = opt.summary if target == "summary" else opt.full
-    gain = _GAIN[target] if opt.summary else 1.0
-    delta = estimate_tokens(text or "") - estimate_tokens(_text_for(opt, current))
-    priority = opt.score * opt.score * gain / max(delta, 40)
-    return (-priority, rank, opt.path, target, delta)
-
-
-def _text_for(opt: _Option, mode: Mode) -> str:
-    return {"name": opt.name, "summary": opt.summary or "", "full": opt.full or ""}[mode]
 
 
 # ---------------------------------------------------------------- extras (given pieces: repo, learnings, attempts)
@@ -648,6 +714,24 @@ def _cut(chunk: str, tokens: int) -> str:
 # ---------------------------------------------------------------- the pack
 
 
+@dataclass
+class _Build:
+    """The state of one build_pack call (the index, the term index, the walk, the notes read)."""
+
+    index: "VaultIndex"
+    lexicon: _Lexicon
+    walk: _Walk
+    weights: dict[str, float]
+
+    def read(self, path: str) -> "Note | None":
+        note = self.index.note(path)
+        if note is None:
+            self.lexicon.drop(path)
+        else:
+            self.lexicon.put(note)                   # an edit noticed here updates the term index too
+        return note
+
+
 def build_pack(index: "VaultIndex", task_path: str, budget_tokens: int, *, private_folders: Sequence[str] = (),
                extra: Sequence[tuple[str, str]] = ()) -> ContextPack:
     """The context for one task: the most relevant vault notes inside budget_tokens, redacted, private ones left out."""
@@ -656,70 +740,38 @@ def build_pack(index: "VaultIndex", task_path: str, budget_tokens: int, *, priva
         raise VaultError(f"No note at {task_path!r} to build a context pack for: check the task's path in the vault")
     budget = max(int(budget_tokens), 0)
     extras = _extra_items(extra, budget)
-    room = budget - sum(i.tokens for i in extras) - estimate_tokens(PACK_HEADING) - 4
-    lexicon = _lexicon_for(index)
-    weights = key_terms(note_text(task), task.name, lexicon)
-    walk, notes, left_out = _candidates(index, task, lexicon, weights, private_folders)
-    ranked = _rank(walk.cands, notes)
-    hidden = {p for p, _ in left_out}
-    kept = [c for c in ranked if c.score >= NAME_FLOOR or c.graph >= W_LINK - 1e-9]
-    weak = [c for c in ranked if c not in kept]
-    options = [_item_texts(c, notes[c.path], _note_body(notes[c.path], hidden, index), weights) for c in kept]
+    room = budget - sum(i.tokens for i in extras) - estimate_tokens(PACK_HEADING) - 2
+    lexicon = _lexicon(index)
+    weights = key_terms(_task_words(task), task.name, lexicon)
+    walk = _Walk(index, task, lexicon, private_folders)
+    walk.neighbours(walk.direct())
+    walk.shared_tags()
+    walk.lexical(weights)
+    ranked = _rank(walk.cands, lexicon)
+    build = _Build(index, lexicon, walk, weights)
+    kept = [c for c in ranked if c.score >= KEEP_FLOOR or c.graph >= W_LINK - 1e-9]
+    options = [_Forms(c, lexicon.docs[c.path], build) for c in kept if c.path in lexicon.docs]
     modes, over = _fit(options, room)
-    items = extras + [_pack_item(o, modes[o.path]) for o in options if o.path in modes]
-    left_out += [(p, "over budget") for p in over]
-    left_out += [(c.path, f"weak match (score {c.score:.2f})") for c in weak[:LEFT_OUT_LISTED]]
+    items = extras + [_item(f, modes[f.path]) for f in options if f.path in modes]
+    kept_paths = {c.path for c in kept}
+    weak = [(c.path, f"weak match (score {c.score:.2f})") for c in ranked if c.path not in kept_paths]
+    weak = weak[:LEFT_OUT_LISTED]
+    left_out = sorted(walk.blocked.items()) + [(p, "over budget") for p in over] + weak
     return ContextPack(items=tuple(items), left_out=tuple(left_out), budget=budget, terms=tuple(weights))
 
 
-def _note_body(note: "Note", hidden: set[str], index: "VaultIndex") -> str:
-    return redact(_mask_links(note_text(note), note, hidden, index))
+def _task_words(task: "Note") -> str:
+    """What the task is about: its body and the names it links to in its properties (customer, project).
+
+    Frontmatter keys and values (status, tags, agent) describe the workflow, not the work; the repo is the
+    same for many tasks."""
+    body = _OWNED_BLOCK.sub("", task.body)
+    names = [link.display or link.target for link in task.links
+             if link.key and link.key.lower() != "repo" and (link.display or link.target)]
+    return "\n".join([body, *names])
 
 
-def _pack_item(opt: _Option, mode: Mode) -> PackItem:
-    text = _text_for(opt, mode)
-    return PackItem(path=opt.path, mode=mode, text=text, tokens=estimate_tokens(text), score=round(opt.score, 4),
-                    why=opt.why)
-
-
-def _candidates(index: "VaultIndex", task: "Note", lexicon: _Lexicon, weights: dict[str, float],
-                private_folders: Sequence[str]) -> tuple[_Walk, dict[str, "Note"], list[tuple[str, str]]]:
-    """Walk the links, drop private and internal notes (saying why), then add the lexical matches."""
-    walk = _Walk(index, task)
-    firsts = walk.direct()
-    _screen(walk, index, private_folders)
-    walk.neighbours(firsts)
-    walk.shared_tags()
-    _add_lexical(walk.cands, lexicon, weights, task.path)
-    _screen(walk, index, private_folders)
-    notes = {p: index.note(p) for p in walk.cands}
-    for path in [p for p, n in notes.items() if n is None]:
-        del walk.cands[path], notes[path]
-    return walk, notes, sorted(walk.blocked.items())
-
-
-def _screen(walk: _Walk, index: "VaultIndex", private_folders: Sequence[str]) -> None:
-    """Move private and vaultzoe-internal candidates out of the walk, remembering why (for the pack's left_out)."""
-    for path in list(walk.cands):
-        why = _excluded(path, index.note(path), private_folders, walk.repo_path)
-        if why:
-            walk.blocked[path] = why
-            del walk.cands[path]
-
-
-def _excluded(path: str, note: "Note | None", private_folders: Sequence[str], repo_path: str | None) -> str | None:
-    if note is None:
-        return None
-    reason = _private_reason(note, private_folders)
-    if reason:
-        return reason
-    if path.startswith(ZOE_DIR + "/") and path != repo_path:
-        return "vaultzoe's own note" if not path.startswith(REPOS_DIR + "/") else "another repo's note"
-    return None
-
-
-def _rank(cands: dict[str, _Candidate], notes: dict[str, "Note"]) -> list[_Candidate]:
-    _set_recency(cands.values(), notes)
-    for cand in cands.values():
-        cand.score = cand.graph + LEX_WEIGHT * cand.lexical + RECENCY_WEIGHT * (cand.recency - 0.5)
-    return sorted(cands.values(), key=lambda c: (-c.score, c.path))
+def _item(forms: _Forms, mode: Mode) -> PackItem:
+    text = forms.name if mode == "name" else (forms.texts() or {}).get(mode, "")
+    return PackItem(path=forms.path, mode=mode, text=text, tokens=estimate_tokens(text),
+                    score=round(forms.score, 4), why=forms.why)

@@ -33,14 +33,26 @@ _BEARER = re.compile(r"(?i)(\bAuthorization:\s*(?:Bearer|Basic|token)\s+)([A-Za-
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:)([^\s@/]{3,})(@)")
 
 
+# Cheap substring checks first: most notes hold no secret, and the big regexes are slow on long text.
+_TOKEN_HINTS = ("-----BEGIN", "sk-", "k_live_", "k_test_", "gh", "github_pat_", "glpat-", "AKIA", "ASIA", "xox",
+                "AIza", "eyJ", "hooks.slack.com")
+_KEY_HINTS = ("pass", "secret", "key", "token", "pwd", "bearer", "credential")
+
+
 def redact(text: str) -> str:
     """The text with API keys, tokens, passwords and private keys replaced by [REDACTED]."""
     if not text:
         return text
-    text = _TOKENS.sub(MARK, text)
-    text = _BEARER.sub(lambda m: m.group(1) + MARK, text)
-    text = _URL_PASSWORD.sub(lambda m: m.group(1) + MARK + m.group(3), text)
-    return _ASSIGNMENT.sub(_hide_value, text)
+    if any(hint in text for hint in _TOKEN_HINTS):
+        text = _TOKENS.sub(MARK, text)
+    lower = text.lower()
+    if "authorization" in lower:
+        text = _BEARER.sub(lambda m: m.group(1) + MARK, text)
+    if "://" in text and "@" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MARK + m.group(3), text)
+    if any(hint in lower for hint in _KEY_HINTS):
+        text = _ASSIGNMENT.sub(_hide_value, text)
+    return text
 
 
 def _hide_value(match: re.Match[str]) -> str:
