@@ -43,6 +43,10 @@ class ForgeError(VaultzoeError):
     """Pushing, opening a PR or reading CI failed."""
 
 
+class ForgeUnavailable(ForgeError):
+    """The forge cannot be reached right now (5xx, network, a long rate limit): try again on a later pass."""
+
+
 class PushRejected(ForgeError):
     """The remote refused the branch."""
 

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 from . import config as vconfig
 from .brain import context as ctx
 from .brain import learnings
-from .errors import TaskBlocked, VaultzoeError
+from .errors import ForgeUnavailable, TaskBlocked, VaultzoeError
 from .protocols import (Agent, AgentReport, AttemptEvidence, Forge, ForgeJob, ForgeReport, Notifier, Plan,
                         Planner, PlanRequest, Runner, RunSpec, RunState)
 from .settings import LEARNINGS_DIR, STATE_DIR, AgentConfig, RepoConfig, Settings
@@ -70,7 +70,7 @@ class Parts:
         return cls(
             runner=ProcessRunner(), workspace=workspace,
             make_planner=lambda s: make_planner(s, env),
-            make_forge=lambda s, repo: make_forge(s, repo, env, workspace),
+            make_forge=lambda s, repo: make_forge(s, repo, env, workspace, planner=make_planner(s, env)),
             make_notifier=make_notifier, make_agent=make_agent, environ=env,
         )
 
@@ -153,7 +153,15 @@ class Orchestrator:
         """The one broad catch: a task's failure is recorded in its note and the others go on."""
         try:
             self._step(task, live)
+            if task.state.waiting and task.state.status != Status.QUEUED:
+                task.state = replace(task.state, waiting="")
+                self._save(task)
             return []
+        except ForgeUnavailable as exc:
+            # a passing outage: the task keeps its status and is looked at again next pass
+            task.state = replace(task.state, waiting=str(exc))
+            self._save(task)
+            return [f"{task.state.path}: {exc}"]
         except Exception as exc:  # noqa: BLE001 - recorded in the vault, loop carries on
             log.exception("task %s failed this pass", task.state.id)
             reason = f"vaultzoe hit an error: {type(exc).__name__}: {exc}"

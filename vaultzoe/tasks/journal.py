@@ -210,7 +210,7 @@ def registry_row(state: TaskState) -> Row:
         path=state.path, title=state.title, status=state.status.value, repo=state.repo,
         agent=current.agent if current else "", attempt=len(state.attempts), branch=state.branch,
         pr=state.pr_url or "", checks=state.checks, updated=state.updated, cost_usd=state.cost_usd,
-        note=state.waiting if state.status == Status.QUEUED and state.waiting else state.reason,
+        note=state.waiting or state.reason,
     )
 
 

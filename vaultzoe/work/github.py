@@ -24,7 +24,7 @@ from github.CheckRunAnnotation import CheckRunAnnotation
 from github.PullRequest import PullRequest
 from github.PullRequestReview import PullRequestReview
 
-from ..errors import ForgeError, PlannerError, PushRejected, SettingsError, TaskBlocked, WorkspaceError
+from ..errors import ForgeError, ForgeUnavailable, PlannerError, PushRejected, SettingsError, TaskBlocked, WorkspaceError
 from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review, ReviewRequest, TaskBrief
 from ..settings import RepoConfig
 from . import done
@@ -250,7 +250,7 @@ class GitHubForge:
             if attempt + 1 < self._policy.tries:
                 log.warning("GitHub: could not %s (%s); retrying in %.1fs", what, failure, delay)
                 time.sleep(delay)
-        raise ForgeError(f"GitHub: could not {what} in {self._slug} after {self._policy.tries} tries ({failure}); "
+        raise ForgeUnavailable(f"GitHub: could not {what} in {self._slug} after {self._policy.tries} tries ({failure}); "
                          f"vaultzoe tries again on its next pass: check that {self._api_url} is reachable")
 
     def _retry_delay(self, what: str, exc: GithubException, attempt: int) -> tuple[float, str]:
@@ -278,7 +278,7 @@ class GitHubForge:
 
     def _check_wait(self, what: str, wait: float) -> None:
         if wait > self._policy.max_wait_s:
-            raise ForgeError(f"GitHub rate limit reached while trying to {what} in {self._slug}: it lifts in "
+            raise ForgeUnavailable(f"GitHub rate limit reached while trying to {what} in {self._slug}: it lifts in "
                              f"{wait:.0f}s, longer than vaultzoe waits ({self._policy.max_wait_s:.0f}s); "
                              f"the task is checked again on a later pass")
 
