@@ -196,8 +196,9 @@ def test_resume_continues_the_same_session_with_the_new_message(agents_bin, repo
     scenario = [Turn(text="Started on the UI."), Turn(text="Switched to the API layer.")]
     with ModelStub(scenario) as stub:
         agent = ClaudeAgent(claude_config(agents_bin, stub.url, tmp_path / "claude-home"))
-        first = agent.report(run_agent(agent.invocation(prompt_file=write_prompt("Build the feature"), workdir=repo,
-                                                        task_id="t1", attempt=1, model=None), repo, tmp_path / "r1").log)
+        start = agent.invocation(prompt_file=write_prompt("Build the feature"), workdir=repo, task_id="t1",
+                                 attempt=1, model=None)
+        first = agent.report(run_agent(start, repo, tmp_path / "r1").log)
         inv = agent.invocation(prompt_file=write_prompt("Stop. Focus on the API layer"), workdir=repo, task_id="t1",
                                attempt=2, model=None, resume_session=first.session_id)
         second = agent.report(run_agent(inv, repo, tmp_path / "r2").log)

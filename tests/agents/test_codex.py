@@ -88,7 +88,8 @@ EVENTS = "\n".join([
     line(type="turn.started"),
     line(type="error", message="Reconnecting... 1/5 (stream disconnected)"),
     item(id="i0", type="reasoning", text="thinking"),
-    item(id="i1", type="file_change", changes=[{"path": "/w/a.py", "kind": "add"}, {"path": "/w/b.py", "kind": "update"}]),
+    item(id="i1", type="file_change",
+         changes=[{"path": "/w/a.py", "kind": "add"}, {"path": "/w/b.py", "kind": "update"}]),
     '{"type":"item.completed","item":{"id":"i2","type":"command_exec',           # cut short
     item(id="i3", type="command_execution", command="/bin/bash -lc 'pytest -q'", exit_code=0, status="completed"),
     item(id="i4", type="agent_message", text="Tests pass."),
@@ -184,8 +185,9 @@ def test_resume_continues_the_same_thread_with_the_new_message(agents_bin, repo,
     scenario = [Turn(text="Started on the UI."), Turn(text="Switched to the API layer.")]
     with ModelStub(scenario) as stub:
         agent = _codex(agents_bin, stub.url, tmp_path)
-        first = agent.report(run_agent(agent.invocation(prompt_file=write_prompt("Build the feature"), workdir=repo,
-                                                        task_id="t1", attempt=1, model=None), repo, tmp_path / "r1").log)
+        start = agent.invocation(prompt_file=write_prompt("Build the feature"), workdir=repo, task_id="t1",
+                                 attempt=1, model=None)
+        first = agent.report(run_agent(start, repo, tmp_path / "r1").log)
         inv = agent.invocation(prompt_file=write_prompt("Stop. Focus on the API layer"), workdir=repo, task_id="t1",
                                attempt=2, model=None, resume_session=first.session_id)
         second = agent.report(run_agent(inv, repo, tmp_path / "r2").log)
