@@ -325,7 +325,8 @@ class Orchestrator:
 
     def _agent_report(self, agent_cfg: AgentConfig, run: RunState) -> AgentReport:
         try:
-            text = run.log_path.read_text(encoding="utf-8", errors="replace")
+            reader = getattr(self.parts.runner, "read_log", None)
+            text = reader(run.run_dir) if reader else run.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return AgentReport()
         return self.parts.make_agent(agent_cfg).report(text)

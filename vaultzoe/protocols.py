@@ -1,7 +1,7 @@
 """The boundaries, declared in one place: Runner, Agent, Forge, Planner, Notifier, and the values they trade.
 
 Each has a real implementation (work/runners.py, work/agents.py, work/forge.py, work/github.py,
-brain/planner.py, work/notify.py) and a deterministic fake shipped in the package (vaultzoe/fakes.py).
+brain/planner.py, work/notify.py) and a deterministic fake shipped in the package (vaultzoe/fakes/).
 """
 
 from __future__ import annotations
