@@ -60,6 +60,9 @@ BUY_FLOOR = 0.50              # ...and below this not worth any of its text: uns
 HUB_EXPANSION_LIMIT = 400     # neighbours read per hub note (keeps a daily-notes hub cheap)
 LEXICAL_CANDIDATES = 60       # unlinked notes taken from the lexical match
 KEY_TERMS = 14
+TITLE_BOOST = 2.0             # a word of the task's title counts double
+FULL_MATCH_TERMS = 6          # a note holding the task's six best terms is a full lexical match
+COVERAGE_POWER = 1.5
 COMMON_SHARE = 0.2            # terms in more than this share of notes say nothing about relevance
 TEMPLATE_SHARE = 0.3          # ...nor do terms in more than this share of task notes (the task template)
 TEMPLATE_MIN_TASKS = 8
@@ -321,32 +324,35 @@ def note_changed(index: "VaultIndex", paths: Iterable[str]) -> None:
 
 
 def key_terms(text: str, title: str, lexicon: _Lexicon, limit: int = KEY_TERMS) -> dict[str, float]:
-    """The task's most telling terms with their weights (tf x idf; the title counts three times)."""
+    """The task's most telling terms with their weights: tf x idf, doubled for words of the title."""
     counts: dict[str, float] = {}
     for word in terms_of(text):
         counts[word] = counts.get(word, 0.0) + 1.0
-    for word in terms_of(title):
-        counts[word] = counts.get(word, 0.0) + 3.0
+    in_title = set(terms_of(title))
+    for word in in_title:
+        counts.setdefault(word, 1.0)
     n = max(len(lexicon.docs), 1)
     scored = {}
     for term, tf in counts.items():
         df = lexicon.df(term)
-        if df <= 1 or df > max(COMMON_SHARE * n, 3) or lexicon.template_word(term):
+        if df <= 1 or df > max(COMMON_SHARE * n, 20) or lexicon.template_word(term):
             continue                                     # only the task has it, most notes do, or every task
-        scored[term] = (1 + math.log(tf)) * lexicon.idf(term)
+        scored[term] = (1 + math.log(tf)) * lexicon.idf(term) * (TITLE_BOOST if term in in_title else 1.0)
     return dict(sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 
 def _lexical(path: str, lexicon: _Lexicon, weights: dict[str, float]) -> float:
-    """BM25 with term presence only, as a share (0..1) of what a note of average length holding every term gets."""
+    """BM25 with term presence only; 1.0 for a note of average length holding the task's best few terms."""
     doc = lexicon.docs.get(path)
     if doc is None or not weights:
         return 0.0
     hit = sum(w for t, w in weights.items() if path in lexicon.postings.get(t, ()))
     if not hit:
         return 0.0
+    reference = sum(sorted(weights.values(), reverse=True)[:FULL_MATCH_TERMS])
     length_factor = 0.25 + 0.75 * doc.length / max(lexicon.avg_len, 1.0)
-    return (hit / sum(weights.values())) * (1 + 1.2) / (1 + 1.2 * length_factor)
+    coverage = min(hit / reference, 1.0) ** COVERAGE_POWER   # a note using most key terms beats two using half
+    return coverage * (1 + 1.2) / (1 + 1.2 * length_factor)
 
 
 def _matched(path: str, lexicon: _Lexicon, weights: dict[str, float]) -> int:
