@@ -23,6 +23,852 @@ API CONTRACT (fixed; other modules build on it):
     index.conflicts() -> list[str]          sync-conflict copies found
     index.unresolved() -> dict[str, dict[str, int]]   like Obsidian's unresolvedLinks
     index.stats() -> dict                   {"notes", "links", "unresolved", "tags", "tasks"}
+
+Also: index.read_text(path) -> str, index.warnings(path=None) -> tuple[str, ...],
+index.link_counts() -> dict[str, dict[str, int]] (like Obsidian's resolvedLinks).
+
+How it works. Everything the index knows is plain containers (dicts, sets, tuples of str/int), so the
+cache is one `marshal` dump of them and a warm start is one `marshal.loads` plus a stat of every file.
+Notes are kept as parsed `Record` tuples without their text; `note(path)` reads the file and wraps the
+record in a `Note` (re-parsing first if the file changed on disk since it was indexed). Links are
+resolved once and re-resolved only when a file whose name matches their target appears or goes.
+`stats()`: `links` and `unresolved` count link occurrences (body, embeds, properties) in notes and
+canvases, as Obsidian's resolvedLinks/unresolvedLinks sums do; `tags` counts distinct tags ignoring case.
 """
 
 from __future__ import annotations
+
+import json
+import marshal
+import os
+import re
+import sys
+import threading
+import time
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import PathOutsideVault, VaultError
+from . import syntax
+from .note import Link, Note, Record, note_from_record, parse_record, strip_bom
+
+CACHE_DIR = ".vaultzoe"
+CACHE_FILE = "index.marshal"
+CACHE_VERSION = 3
+MAX_NOTE_BYTES = 5 * 1024 * 1024       # larger notes are indexed from their first 5 MB
+PARALLEL_BYTES = 4 * 1024 * 1024        # below this a helper process costs more than it saves
+RACY_NS = 2_000_000_000                 # a file changed this recently may change again within one mtime tick
+_BINARY_PROBE = 8192
+
+Stat = tuple[int, int]                  # (mtime_ns, size)
+
+_CONFLICT_NAME = re.compile(r"\(.*conflicted copy.*\)|\.sync-conflict-\d{8}-\d{6}", re.I)
+_NUMBERED_COPY = re.compile(r"^(.+) ([2-9]|[1-9][0-9])$")
+_EMPTY_RECORD: Record = ({}, (), (), (), (), (), 0, False)
+_MISS = object()
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def _fold(text: str) -> str:
+    """Case- and normalization-insensitive lookup key (macOS writes NFD names, links are NFC)."""
+    return (text if text.isascii() else unicodedata.normalize("NFC", text)).lower()
+
+
+def _name_key(path_or_link: str) -> str:
+    """What links and files are matched on: the last path segment, folded, without ".md"."""
+    last = _fold(path_or_link.rstrip("/").rsplit("/", 1)[-1])
+    return last[:-3] if last.endswith(".md") else last
+
+
+def _normalize(path: str) -> str | None:
+    """Collapse "." and ".." in a vault-relative path; None when it climbs out of the vault."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _file_part(link: str) -> str:
+    """"X#heading" -> "X"."""
+    return link.split("#", 1)[0] if "#" in link else link
+
+
+def _depth_order(path: str) -> tuple:
+    return path.count("/"), _fold(path), path
+
+
+def _namesakes(candidates: list[str]) -> tuple:
+    """The resolution rule for files sharing a name: the source's own folder first, else the shallowest."""
+    ranked = sorted(candidates, key=_depth_order)
+    by_folder: dict[str, str] = {}
+    for path in reversed(ranked):
+        by_folder[_folder(path)] = path
+    return ("?", by_folder, ranked[0])
+
+
+def _is_note(path: str) -> bool:
+    return path[-3:].lower() == ".md"
+
+
+def _is_canvas(path: str) -> bool:
+    return path[-7:].lower() == ".canvas"
+
+
+def _folder(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def conflict_copy(path: str, siblings: set[str]) -> bool:
+    """Whether a note is a sync-conflict copy (Obsidian Sync, Dropbox, Syncthing, iCloud "Name 2.md").
+
+    `siblings` are the folded paths of the vault; an iCloud-style "Name 2.md" counts only when
+    "Name.md" sits in the same folder, so a note simply called "Chapter 2.md" is not reported.
+    """
+    name = path.rsplit("/", 1)[-1]
+    if _CONFLICT_NAME.search(name):
+        return True
+    stem = name[:-3] if _is_note(name) else name
+    m = _NUMBERED_COPY.match(stem)
+    if m is None or not _is_note(name):
+        return False
+    folder = _folder(path)
+    original = (folder + "/" if folder else "") + m.group(1) + ".md"
+    return _fold(original) in siblings
+
+
+def decode_note(data: bytes) -> tuple[str, tuple[str, ...]]:
+    """Note bytes -> (text without BOM, warnings); never raises."""
+    warnings: list[str] = []
+    if len(data) > MAX_NOTE_BYTES:
+        data = data[:MAX_NOTE_BYTES]
+        warnings.append(f"larger than {MAX_NOTE_BYTES // (1024 * 1024)} MB: only the first part is indexed")
+    if b"\x00" in data[:_BINARY_PROBE]:
+        return "", (*warnings, "binary content (NUL bytes): not parsed")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if warnings and exc.start >= len(data) - 3:
+            text = data[:exc.start].decode("utf-8", "replace")   # cut inside a character at the limit
+        else:
+            text = data.decode("utf-8", "replace")
+            warnings.append(f"not valid UTF-8 (first bad byte at {exc.start}): undecodable bytes replaced")
+    return strip_bom(text), tuple(warnings)
+
+
+def canvas_record(data: bytes) -> tuple[Record, tuple[str, ...]]:
+    """The links of a .canvas file (text cards and file cards) as a Record; never raises."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+        nodes = doc.get("nodes", []) if isinstance(doc, dict) else []
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _EMPTY_RECORD, (f"unreadable canvas: {exc}",)
+    links: list[tuple] = []
+    for node in nodes if isinstance(nodes, list) else []:
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") == "text" and isinstance(node.get("text"), str):
+            links.extend(parse_record(node["text"])[2])
+        elif node.get("type") == "file" and isinstance(node.get("file"), str):
+            target = node["file"] + (node.get("subpath") or "")
+            links.append((target, syntax.link_display(target), target, True, None, 0))
+    return ({}, (), tuple(links), (), (), (), 0, False), ()
+
+
+# ---------------------------------------------------------------- disk edge
+
+def _scan(root: Path) -> tuple[dict[str, Stat], list[str]]:
+    """Every indexable file under root -> stat; skips dot-folders/files; guards symlink loops."""
+    files: dict[str, Stat] = {}
+    warnings: list[str] = []
+    try:
+        top = os.stat(root)
+    except OSError as exc:
+        raise VaultError(f"Cannot read the vault {root}: {exc}") from exc
+    seen = {(top.st_dev, top.st_ino)}
+    stack = [("", str(root))]
+    while stack:
+        rel, folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            warnings.append(f"{rel or '.'}: folder not readable ({exc.strerror})")
+            continue
+        for entry in entries:
+            _scan_entry(entry, rel, files, stack, seen, warnings)
+    return files, warnings
+
+
+def _scan_entry(entry: os.DirEntry, rel: str, files: dict, stack: list, seen: set, warnings: list) -> None:
+    name = entry.name
+    if name[0] == ".":
+        return                    # .obsidian, .trash, .vaultzoe, .git and dot-files: never notes
+    path = rel + "/" + name if rel else name
+    try:
+        if entry.is_dir():
+            st = entry.stat()
+            if (st.st_dev, st.st_ino) in seen:
+                warnings.append(f"{path}: symlink loop (folder already indexed): skipped")
+                return
+            seen.add((st.st_dev, st.st_ino))
+            stack.append((path, entry.path))
+        elif entry.is_file():
+            st = entry.stat()
+            files[path] = (st.st_mtime_ns, st.st_size)
+    except OSError as exc:
+        warnings.append(f"{path}: not readable ({exc.strerror})")
+
+
+def _can_fork() -> bool:
+    """Forking is safe only on Linux and while this process runs a single thread."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _split_by_size(paths: list[str], files: dict[str, Stat]) -> tuple[list[str], list[str]]:
+    """Two shares of about equal bytes; the helper's share is a little larger (we merge afterwards)."""
+    ours: list[str] = []
+    theirs: list[str] = []
+    ours_bytes = theirs_bytes = 0
+    for path in sorted(paths, key=lambda p: -files[p][1]):
+        if theirs_bytes <= ours_bytes * 1.2:
+            theirs.append(path)
+            theirs_bytes += files[path][1]
+        else:
+            ours.append(path)
+            ours_bytes += files[path][1]
+    return ours, theirs
+
+
+def _read(abs_path: str) -> tuple[bytes, Stat]:
+    """The file's bytes (at most the indexed limit + 1) and the stat of what was read."""
+    with open(abs_path, "rb", buffering=0) as f:
+        st = os.fstat(f.fileno())
+        # read(n) allocates n bytes up front: ask for the size we expect, not the 5 MB limit
+        data = f.read(min(st.st_size, MAX_NOTE_BYTES) + 1) if st.st_size else f.read()
+    return data, (st.st_mtime_ns, st.st_size)
+
+
+def _parse_file(path: str, data: bytes) -> tuple[Record, tuple[str, ...]]:
+    if _is_canvas(path):
+        return canvas_record(data)
+    text, warnings = decode_note(data)
+    return parse_record(text), warnings
+
+
+# ---------------------------------------------------------------- the index
+
+class VaultIndex:
+    """An Obsidian vault as Obsidian's metadata cache sees it, kept current incrementally."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._stat: dict[str, Stat] = {}                 # every indexed file
+        self._lower: dict[str, str] = {}                 # folded path -> path
+        self._by_name: dict[str, list[str]] = {}         # folded file name -> files
+        self._records: dict[str, Record] = {}            # notes and canvases
+        self._file_warnings: dict[str, tuple[str, ...]] = {}
+        self._resolved: dict[str, tuple] = {}            # source -> target per link (None: unresolved)
+        self._unresolved_by_key: dict[str, set[str]] = {}  # name key -> sources with an unresolved link on it
+        self._backlinks: dict[str, dict[str, int]] = {}  # target -> {source: count}
+        self._tags: dict[str, set[str]] = {}             # tag key -> notes
+        self._aliases: dict[str, set[str]] = {}          # folded alias -> notes
+        self._tasks: set[str] = set()
+        self._racy: set[str] = set()                     # re-read on refresh (changed within RACY_NS)
+        self._scan_warnings: list[str] = []
+        self._conflicts: set[str] | None = None          # computed lazily; reset when files come or go
+        self._memo: dict[str, tuple] = {}                # link target -> how it resolves (see _rule)
+        self._dirty = True
+
+    # ------------------------------------------------------------ building
+
+    @classmethod
+    def open(cls, root: Path, cache: bool = True) -> VaultIndex:
+        """Index the vault at root, starting from the cache when there is one."""
+        root = Path(root)
+        if not root.is_dir():
+            raise VaultError(f"No vault at {root}: pass the folder that holds your notes (and .obsidian/)")
+        index = cls(root.resolve())
+        if not (cache and index._load_cache()):
+            index._build()
+        return index
+
+    def _build(self) -> None:
+        files, self._scan_warnings = _scan(self.root)
+        for path, stat in files.items():
+            self._add_file(path, stat)
+        sources = [p for p in files if _is_note(p) or _is_canvas(p)]
+        now = time.time_ns()
+        for path, stat, record, warnings, targets in self._parse_all(sources, files):
+            if stat is None:
+                self._remove_file(path)
+                continue
+            self._track(path, stat, now)
+            self._add_source(path, record, warnings, targets)
+        self._memo.clear()
+
+    def _parse_all(self, sources: list[str], files: dict[str, Stat]) -> list[tuple]:
+        """Read, parse and resolve every source; on Linux a forked helper takes half of a big vault."""
+        total = sum(files[p][1] for p in sources)
+        if total < PARALLEL_BYTES or not _can_fork():
+            return self._parse_slice(sources)
+        ours, theirs = _split_by_size(sources, files)
+        return self._parse_forked(theirs, ours)
+
+    def _parse_slice(self, paths: list[str]) -> list[tuple]:
+        """[(path, stat | None when gone, record, warnings, resolved targets)] for some sources."""
+        out = []
+        root = str(self.root)
+        for path in paths:
+            try:
+                data, stat = _read(os.path.join(root, path))
+            except FileNotFoundError:
+                out.append((path, None, None, None, None))
+                continue
+            except OSError as exc:
+                out.append((path, self._stat[path], _EMPTY_RECORD, (f"not readable ({exc.strerror})",), ()))
+                continue
+            record, warnings = _parse_file(path, data)
+            targets = tuple(self._resolve(_file_part(link[0]), path) for link in record[2])
+            out.append((path, stat, record, warnings, targets))
+        return out
+
+    def _parse_forked(self, theirs: list[str], ours: list[str]) -> list[tuple]:
+        """Parse `theirs` in a forked child (results come back marshalled over a pipe) and `ours` here."""
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                      # the child: parse, send, leave at once
+            status = 1
+            try:
+                os.close(read_end)
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(marshal.dumps(self._parse_slice(theirs)))
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        try:
+            results = self._parse_slice(ours)
+            with os.fdopen(read_end, "rb") as pipe:
+                blob = pipe.read()
+        finally:
+            _, status = os.waitpid(pid, 0)
+        try:
+            theirs_results = marshal.loads(blob) if status == 0 else None
+        except (ValueError, EOFError, TypeError):
+            theirs_results = None
+        if theirs_results is None:                        # the helper failed: do its share here
+            theirs_results = self._parse_slice(theirs)
+        return results + theirs_results
+
+    def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...]] | None:
+        """Read and parse one file, refreshing its stat; None when it vanished."""
+        try:
+            data, stat = _read(os.path.join(self.root, path))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return _EMPTY_RECORD, (f"not readable ({exc.strerror})",)
+        self._track(path, stat, now)
+        return _parse_file(path, data)
+
+    def _track(self, path: str, stat: Stat, now: int) -> None:
+        """Remember the stat a file was read at, and whether it is too fresh to trust (racy)."""
+        self._stat[path] = stat
+        if now - stat[0] < RACY_NS:
+            self._racy.add(path)
+        else:
+            self._racy.discard(path)
+
+    # ------------------------------------------------------------ files and their names
+
+    def _add_file(self, path: str, stat: Stat) -> None:
+        known = path in self._stat
+        self._stat[path] = stat
+        if known:
+            return
+        self._lower[_fold(path)] = path
+        self._by_name.setdefault(_fold(path.rsplit("/", 1)[-1]), []).append(path)
+        self._file_set_changed(_name_key(path))
+
+    def _remove_file(self, path: str) -> None:
+        if self._stat.pop(path, None) is None:
+            return
+        self._racy.discard(path)
+        self._file_warnings.pop(path, None)
+        self._remove_source(path)
+        self._lower.pop(_fold(path), None)
+        name = _fold(path.rsplit("/", 1)[-1])
+        holders = self._by_name.get(name, [])
+        if path in holders:
+            holders.remove(path)
+        if not holders:
+            self._by_name.pop(name, None)
+        self._file_set_changed(_name_key(path))
+
+    def _file_set_changed(self, key: str) -> None:
+        """A file named `key` came or went: links on that name may now resolve elsewhere.
+
+        Only two kinds of link can change: unresolved ones on that name, and resolved ones pointing at
+        a file of that name (a closer or more exact namesake may now win, or the target went away).
+        """
+        self._conflicts = None
+        self._memo.clear()
+        self._dirty = True
+        sources = set(self._unresolved_by_key.get(key, ()))
+        for name in (key + ".md", key):
+            for path in self._by_name.get(name, ()):
+                sources.update(self._backlinks.get(path, ()))
+        for source in sources:
+            if source in self._records:
+                self._link_source(source)
+
+    # ------------------------------------------------------------ sources (notes, canvases)
+
+    def _add_source(self, path: str, record: Record, warnings: tuple[str, ...],
+                    targets: tuple | None = None) -> None:
+        self._records[path] = record
+        if warnings:
+            self._file_warnings[path] = warnings
+        else:
+            self._file_warnings.pop(path, None)
+        self._link_source(path, targets)
+        if _is_note(path):
+            self._index_note(path, record)
+        self._dirty = True
+
+    def _remove_source(self, path: str) -> None:
+        if path not in self._records:
+            return
+        self._unlink_source(path)
+        record = self._records.pop(path)
+        self._resolved.pop(path, None)
+        for tag in record[1]:
+            self._discard(self._tags, syntax.tag_key(tag), path)
+        for alias in record[4]:
+            self._discard(self._aliases, _fold(alias), path)
+        self._tasks.discard(path)
+        self._dirty = True
+
+    @staticmethod
+    def _discard(mapping: dict[str, set[str]], key: str, path: str) -> None:
+        holders = mapping.get(key)
+        if holders is not None:
+            holders.discard(path)
+            if not holders:
+                del mapping[key]
+
+    def _index_note(self, path: str, record: Record) -> None:
+        for tag in record[1]:
+            self._tags.setdefault(syntax.tag_key(tag), set()).add(path)
+        for alias in record[4]:
+            self._aliases.setdefault(_fold(alias), set()).add(path)
+        if record[7]:
+            self._tasks.add(path)
+
+    def _link_source(self, path: str, targets: tuple | None = None) -> None:
+        """(Re-)resolve every link of one source (unless `targets` are known) and update the backlinks."""
+        self._unlink_source(path)
+        links = self._records[path][2]
+        if targets is None:
+            resolve = self._resolve
+            targets = tuple(resolve(_file_part(link[0]), path) for link in links)
+        self._resolved[path] = targets
+        if None in targets:
+            for link, target in zip(links, targets):
+                if target is None:
+                    self._unresolved_by_key.setdefault(_name_key(_file_part(link[0])), set()).add(path)
+        backlinks = self._backlinks
+        for target, n in Counter(targets).items():
+            if target is not None:
+                counts = backlinks.get(target)
+                if counts is None:
+                    backlinks[target] = {path: n}
+                else:
+                    counts[path] = counts.get(path, 0) + n
+
+    def _unlink_source(self, path: str) -> None:
+        targets = self._resolved.get(path, ())
+        if None in targets:
+            for link, target in zip(self._records[path][2], targets):
+                if target is None:
+                    self._discard(self._unresolved_by_key, _name_key(_file_part(link[0])), path)
+        for target in targets:
+            if target is None:
+                continue
+            counts = self._backlinks.get(target)
+            if counts is not None and path in counts:
+                counts[path] -= 1
+                if counts[path] <= 0:
+                    del counts[path]
+                    if not counts:
+                        del self._backlinks[target]
+
+    # ------------------------------------------------------------ resolution
+
+    def resolve(self, link_target: str, source: str) -> str | None:
+        """The vault path a link's file part points to from `source`, as Obsidian resolves it."""
+        return self._resolve(_file_part(link_target), source)
+
+    def _resolve(self, target: str, source: str) -> str | None:
+        if not target:
+            return source if source in self._stat else None
+        rule = self._memo.get(target)
+        if rule is None:
+            rule = self._memo[target] = self._rule(target.strip())
+        kind = rule[0]
+        if kind == "=":
+            return rule[1]
+        folder = _folder(source)
+        if kind == "?":
+            return rule[1].get(folder, rule[2])
+        relative = self._from_folder(folder, target.strip()) if folder or kind == "." else None
+        return relative if relative is not None or kind == "." else rule[1]
+
+    def _rule(self, target: str) -> tuple:
+        """How a link target resolves, as far as it does not depend on the linking note's folder.
+
+        ("=", path): the same answer from anywhere; ("?", {folder: path}, path): namesakes, where a
+        file in the source's own folder wins; ("/", path): a path tried relative to the source first;
+        (".",): "./" and "../" paths, relative only.
+        """
+        if not target or "\x00" in target:
+            return ("=", None)
+        if target[0] == "/":
+            normal = _normalize(target)
+            return ("=", self._exact(normal) if normal else None)
+        if target[0] == "." and (target in (".", "..") or target.startswith(("./", "../"))):
+            return (".",)
+        if "/" not in target:
+            candidates = self._named(_fold(target))
+            if len(candidates) <= 1:
+                return ("=", candidates[0] if candidates else None)
+            return _namesakes(candidates)
+        return ("/", self._resolve_path(target))
+
+    def _from_folder(self, folder: str, target: str) -> str | None:
+        normal = _normalize(folder + "/" + target if folder else target)
+        return self._exact(normal) if normal else None
+
+    def _resolve_path(self, target: str) -> str | None:
+        """A link with folders in it, from the vault root, else the namesake whose path ends with it."""
+        normal = _normalize(target)
+        if not normal:
+            return None
+        found = self._exact(normal)
+        if found is not None:
+            return found
+        folded = _fold(normal)
+        wanted = (folded, folded + ".md")
+        suffixes = ("/" + folded, "/" + folded + ".md")
+        matches = [c for c in self._named(_fold(normal.rsplit("/", 1)[-1]))
+                   if _fold(c) in wanted or _fold(c).endswith(suffixes)]
+        return min(matches, key=_depth_order) if matches else None
+
+    def _named(self, name: str) -> list[str]:
+        """Files a link naming `name` (folded, no folders) can mean: notes first, then exact file names."""
+        if name.endswith(".md"):
+            return self._by_name.get(name, [])
+        return self._by_name.get(name + ".md") or self._by_name.get(name, [])
+
+    def _exact(self, path: str) -> str | None:
+        folded = _fold(path)
+        if folded.endswith(".md"):
+            return self._lower.get(folded)
+        return self._lower.get(folded + ".md") or self._lower.get(folded)
+
+    # ------------------------------------------------------------ incremental updates
+
+    def update(self, path: str) -> None:
+        """Re-read one vault-relative path (a changed, added or removed file, or a whole folder)."""
+        rel = self._relative(path)
+        if rel is None:
+            return
+        full = os.path.join(self.root, rel)
+        if os.path.isdir(full):
+            self._update_folder(rel)
+            return
+        if not os.path.isfile(full):
+            for known in [p for p in self._stat if p.startswith(rel + "/")] + [rel]:
+                self._remove_file(known)
+            return
+        self._update_file(rel, time.time_ns())
+
+    def _update_file(self, rel: str, now: int) -> bool:
+        """Re-read one file; True when what the index knows about it changed."""
+        try:
+            st = os.stat(os.path.join(self.root, rel))
+        except OSError:
+            existed = rel in self._stat
+            self._remove_file(rel)
+            return existed
+        is_new = rel not in self._stat
+        self._add_file(rel, (st.st_mtime_ns, st.st_size))
+        if not (_is_note(rel) or _is_canvas(rel)):
+            self._dirty = True
+            return True
+        loaded = self._load(rel, now)
+        if loaded is None:
+            self._remove_file(rel)
+            return not is_new
+        record, warnings = loaded
+        if not is_new and self._records.get(rel) == record and self._file_warnings.get(rel, ()) == warnings:
+            return False
+        self._remove_source(rel)
+        self._add_source(rel, record, warnings)
+        return True
+
+    def _update_folder(self, rel: str) -> None:
+        files, warnings = _scan(self.root / rel)
+        self._scan_warnings.extend(warnings)
+        present = {rel + "/" + p for p in files}
+        for known in [p for p in self._stat if p.startswith(rel + "/") and p not in present]:
+            self._remove_file(known)
+        now = time.time_ns()
+        for path in sorted(present):
+            if self._stat.get(path) != files[path[len(rel) + 1:]] or path in self._racy:
+                self._update_file(path, now)
+
+    def rename(self, old: str, new: str) -> None:
+        """A file or folder moved from `old` to `new`."""
+        self.update(old)
+        self.update(new)
+
+    def refresh(self) -> set[str]:
+        """Compare every file's stat with what was indexed; re-read what changed. Returns changed paths."""
+        files, self._scan_warnings = _scan(self.root)
+        changed = {p for p in self._stat if p not in files}
+        for path in changed:
+            self._remove_file(path)
+        now = time.time_ns()
+        for path, stat in files.items():
+            if self._stat.get(path) != stat or path in self._racy:
+                if self._update_file(path, now):
+                    changed.add(path)
+        self._memo.clear()
+        return changed
+
+    def _relative(self, path: str | Path) -> str | None:
+        """A vault-relative POSIX path; raises PathOutsideVault; None for paths the index ignores."""
+        raw = Path(path)
+        if raw.is_absolute():
+            raw = self._inside_root(raw)
+        rel = _normalize(raw.as_posix())
+        if rel is None:
+            raise PathOutsideVault(f"{path} climbs out of the vault {self.root}: give a path inside it")
+        if not rel or any(part.startswith(".") for part in rel.split("/")):
+            return None
+        return rel
+
+    def _inside_root(self, absolute: Path) -> Path:
+        for candidate in (absolute, absolute.resolve()):
+            try:
+                return candidate.relative_to(self.root)
+            except ValueError:
+                continue
+        raise PathOutsideVault(f"{absolute} is outside the vault {self.root}: give a path inside it")
+
+    # ------------------------------------------------------------ cache
+
+    def _cache_path(self) -> Path:
+        return self.root / CACHE_DIR / CACHE_FILE
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "stat": self._stat, "lower": self._lower, "by_name": self._by_name, "records": self._records,
+            "file_warnings": self._file_warnings, "resolved": self._resolved,
+            "unresolved_by_key": self._unresolved_by_key, "backlinks": self._backlinks, "tags": self._tags,
+            "aliases": self._aliases, "tasks": self._tasks, "racy": self._racy,
+        }
+
+    def save(self) -> None:
+        """Write the cache to <vault>/.vaultzoe/ (atomically; only when something changed)."""
+        if not self._dirty and self._cache_path().exists():
+            return
+        payload = {"version": CACHE_VERSION, "python": list(sys.version_info[:2]), "state": self._state()}
+        try:
+            blob = marshal.dumps(payload)
+        except ValueError as exc:
+            self._scan_warnings.append(f"index cache not written: {exc}")
+            return
+        target = self._cache_path()
+        temp = target.with_name(f".{CACHE_FILE}.{os.getpid()}.tmp")
+        try:
+            target.parent.mkdir(exist_ok=True)
+            temp.write_bytes(blob)
+            os.replace(temp, target)
+        except OSError as exc:
+            self._scan_warnings.append(f"index cache not written to {target.parent}: {exc.strerror}")
+            return
+        self._dirty = False
+
+    def _load_cache(self) -> bool:
+        """Start from the cache, then re-read whatever changed since; False when there is no usable cache."""
+        try:
+            payload = marshal.loads(self._cache_path().read_bytes())
+            usable = (isinstance(payload, dict) and payload.get("version") == CACHE_VERSION
+                      and payload.get("python") == list(sys.version_info[:2]))
+            state = payload["state"] if usable else None
+        except (OSError, ValueError, EOFError, TypeError, KeyError):
+            return False
+        if not isinstance(state, dict):
+            return False
+        for name, value in state.items():
+            setattr(self, "_" + name, value)
+        self._dirty = False
+        self.refresh()
+        return True
+
+    # ------------------------------------------------------------ notes
+
+    def note(self, path: str) -> Note | None:
+        """The parsed note at a vault-relative path (case-insensitive), or None."""
+        rel = self._known(path)
+        if rel is None or not _is_note(rel):
+            return None
+        return self._materialize(rel)
+
+    def _known(self, path: str) -> str | None:
+        try:
+            rel = self._relative(path)
+        except PathOutsideVault:
+            return None
+        if rel is None:
+            return None
+        return rel if rel in self._records else self._lower.get(_fold(rel))
+
+    def _materialize(self, rel: str) -> Note | None:
+        """Read the file and wrap its record; re-parse first when the file changed since indexing."""
+        try:
+            data, stat = _read(os.path.join(self.root, rel))
+        except OSError:
+            self.update(rel)
+            return None
+        text, warnings = decode_note(data)
+        if stat != self._stat.get(rel) or rel in self._racy or rel not in self._records:
+            self._track(rel, stat, time.time_ns())
+            self._dirty = True
+            record = parse_record(text)
+            if self._records.get(rel) != record or self._file_warnings.get(rel, ()) != warnings:
+                self._remove_source(rel)
+                self._add_source(rel, record, warnings)
+        return note_from_record(rel, self._records[rel], text, self._file_warnings.get(rel, ()))
+
+    def read_text(self, path: str) -> str:
+        """The decoded text of a note (BOM dropped), as its Note holds it."""
+        note = self.note(path)
+        if note is None:
+            raise VaultError(f"No note {path!r} in the vault {self.root}: check the path (vault-relative, with .md)")
+        return note.text
+
+    def notes(self) -> Iterator[Note]:
+        """Every markdown note, in path order (each read from disk when reached)."""
+        for path in sorted(p for p in self._records if _is_note(p)):
+            note = self._materialize(path)
+            if note is not None:
+                yield note
+
+    def files(self) -> list[str]:
+        """Every file a link can point to (notes, attachments, .canvas, .base), in path order."""
+        return sorted(self._stat)
+
+    # ------------------------------------------------------------ links
+
+    def resolved_links(self, path: str) -> list[tuple[Link, str | None]]:
+        """Each link of a note (or canvas) with the vault path it resolves to, or None."""
+        rel = self._known(path)
+        if rel is None or rel not in self._records:
+            return []
+        return [(Link(*link), target) for link, target in zip(self._records[rel][2], self._resolved[rel])]
+
+    def backlinks(self, path: str) -> set[str]:
+        """Sources with at least one link resolving to `path`."""
+        rel = self._known(path) or path
+        return set(self._backlinks.get(rel, ()))
+
+    def link_counts(self) -> dict[str, dict[str, int]]:
+        """source -> {target: occurrences}, like Obsidian's metadataCache.resolvedLinks."""
+        counts: dict[str, dict[str, int]] = {}
+        for target, sources in self._backlinks.items():
+            for source, n in sources.items():
+                counts.setdefault(source, {})[target] = n
+        return counts
+
+    def unresolved(self) -> dict[str, dict[str, int]]:
+        """source -> {link target as written: occurrences} for links that resolve nowhere (sources with none left out)."""
+        found: dict[str, dict[str, int]] = {}
+        for source, targets in self._resolved.items():
+            if None not in targets:
+                continue
+            counts = found.setdefault(source, {})
+            for link, target in zip(self._records[source][2], targets):
+                if target is None:
+                    name = link[0].split("#", 1)[0]
+                    counts[name] = counts.get(name, 0) + 1
+        return found
+
+    # ------------------------------------------------------------ names, aliases, tags, tasks
+
+    def by_name(self, name: str) -> list[str]:
+        """Files whose name (without .md for notes) is `name`, ignoring case."""
+        folded = _fold(name.rsplit("/", 1)[-1])
+        return sorted(self._by_name.get(folded + ".md", []) + self._by_name.get(folded, []))
+
+    def by_alias(self, alias: str) -> list[str]:
+        """Notes listing `alias` in their `aliases` property, ignoring case."""
+        return sorted(self._aliases.get(_fold(alias.strip()), ()))
+
+    def tagged(self, tag: str) -> set[str]:
+        """Notes with the tag or a tag nested under it ("#a" matches "#a/b"), ignoring case."""
+        key = syntax.tag_key(tag.strip())
+        found = set(self._tags.get(key, ()))
+        prefix = key + "/"
+        for other, paths in self._tags.items():
+            if other.startswith(prefix):
+                found |= paths
+        return found
+
+    def conflicts(self) -> list[str]:
+        """Sync-conflict copies (Obsidian Sync, Dropbox, Syncthing, iCloud), in path order."""
+        if self._conflicts is None:
+            folded = set(self._lower)
+            self._conflicts = {p for p in self._stat if _is_note(p) and conflict_copy(p, folded)}
+        return sorted(self._conflicts)
+
+    def tasks(self) -> list[Note]:
+        """Task notes (DESIGN.md rule), leaving out sync-conflict copies, in path order."""
+        skip = set(self.conflicts())
+        found = (self._materialize(p) for p in sorted(self._tasks) if p not in skip)
+        return [note for note in found if note is not None and note.is_task]
+
+    # ------------------------------------------------------------ reporting
+
+    def warnings(self, path: str | None = None) -> tuple[str, ...]:
+        """Warnings for one note, or for the whole vault ("path: message") when no path is given."""
+        if path is not None:
+            rel = self._known(path)
+            parsed = self._records[rel][5] if rel in self._records else ()
+            return self._file_warnings.get(rel, ()) + parsed if rel else ()
+        found = list(self._scan_warnings)
+        for rel in sorted(self._records):
+            found.extend(f"{rel}: {w}" for w in self._file_warnings.get(rel, ()) + self._records[rel][5])
+        return tuple(found)
+
+    def stats(self) -> dict[str, int]:
+        """{"notes", "links", "unresolved", "tags", "tasks"} (see the module docstring)."""
+        skip = set(self.conflicts())
+        return {
+            "notes": sum(1 for p in self._records if _is_note(p)),
+            "links": sum(len(r) for r in self._resolved.values()),
+            "unresolved": sum(targets.count(None) for targets in self._resolved.values()),
+            "tags": len(self._tags),
+            "tasks": len(self._tasks - skip),
+        }

@@ -9,12 +9,20 @@ API CONTRACT (fixed; other modules build on it):
     Note fields below. `Link.link` is the link text exactly as Obsidian's metadataCache holds it
     (e.g. "wikilink#heading", "markdownLink.md", "#heading"); `Link.target` is the part before the
     first '#' (the file part, possibly "" for a local heading link), url-decoded for markdown links.
+
+Parsing is split in two so the index can skip building objects: `parse_record(text)` returns plain
+tuples (a `Record`, cheap to cache with marshal) and `note_from_record` wraps them in the dataclasses.
+A leading BOM is dropped (`Note.text` starts after it); CRLF and lone CR count as line breaks.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
+
+from . import syntax
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,161 @@ class Note:
 
     def section(self, heading: str) -> str | None:
         """Text under the first heading named `heading` (case-insensitive) up to the next heading of the same or higher level."""
-        raise NotImplementedError
+        wanted = heading.strip().lower()
+        for i, found in enumerate(self.headings):
+            if found.text.strip().lower() != wanted:
+                continue
+            end_line = next((h.line for h in self.headings[i + 1:] if h.level <= found.level), None)
+            return _lines_between(self.text, found.line + _heading_height(self.text, found), end_line)
+        return None
+
+
+# ---------------------------------------------------------------- plain-tuple form
+
+# (link, display, original, embed, key, line)
+LinkRecord = tuple[str, str, str, bool, "str | None", int]
+# (text, level, line)
+HeadingRecord = tuple[str, int, int]
+# (frontmatter, tags, links, headings, aliases, warnings, body_start, is_task)
+Record = tuple[dict, tuple, tuple, tuple, tuple, tuple, int, bool]
+
+_BOM = "\ufeff"
+_TASK_TAG = "task"
+
+
+def strip_bom(text: str) -> str:
+    """Drop a leading byte-order mark (Obsidian never shows it)."""
+    return text[1:] if text.startswith(_BOM) else text
 
 
 def parse_note(path: str, text: str) -> Note:
-    raise NotImplementedError
+    """Parse one note's text; never raises."""
+    text = strip_bom(text)
+    return note_from_record(path, parse_record(text), text)
+
+
+def note_from_record(path: str, record: Record, text: str, extra_warnings: tuple[str, ...] = ()) -> Note:
+    """Wrap a `Record` (from `parse_record(text)`) in a `Note`."""
+    frontmatter, tags, links, headings, aliases, warnings, body_start, is_task = record
+    return Note(
+        path=path, frontmatter=frontmatter, tags=tags,
+        links=tuple(Link(*link) for link in links),
+        headings=tuple(Heading(*h) for h in headings),
+        aliases=aliases, warnings=extra_warnings + warnings, body_start=body_start, is_task=is_task, text=text)
+
+
+def parse_record(text: str) -> Record:
+    """Parse BOM-free note text into a `Record` of plain tuples (the index's fast path)."""
+    fm_text, body_start = syntax.split_frontmatter(text)
+    properties: dict[str, Any] = {}
+    warnings: tuple[str, ...] = ()
+    if fm_text is not None and fm_text.strip():
+        properties, problem = syntax.load_properties(fm_text)
+        warnings = (problem,) if problem else ()
+    fm_tags = syntax.frontmatter_tags(_property(properties, "tags"))
+    aliases = tuple(syntax.frontmatter_aliases(_property(properties, "aliases")))
+    fm_links = _frontmatter_links(properties, fm_text) if fm_text and "[[" in fm_text else []
+    body = text[body_start:]
+    first_line = text.count("\n", 0, body_start)
+    body_tags, body_links, headings, task_inline = _parse_body(body, first_line)
+    tags = tuple(fm_tags) + tuple(tag for _, tag in body_tags)
+    is_task = any(_is_task_tag(t) for t in fm_tags) or task_inline
+    return (properties, tags, tuple(fm_links) + tuple(body_links), tuple(headings), aliases, warnings,
+            body_start, is_task)
+
+
+def _property(properties: dict[str, Any], name: str) -> Any:
+    """A property by name, ignoring case (Obsidian treats property names case-insensitively)."""
+    if name in properties:
+        return properties[name]
+    for key, value in properties.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _is_task_tag(tag: str) -> bool:
+    key = syntax.tag_key(tag)
+    return key == _TASK_TAG or key.startswith(_TASK_TAG + "/")
+
+
+def _frontmatter_links(properties: dict[str, Any], fm_text: str) -> list[LinkRecord]:
+    found = []
+    for top, key, link, display, original in syntax.property_links(properties):
+        found.append((link, display, original, False, key, _key_line(fm_text, top)))
+    return found
+
+
+def _key_line(fm_text: str, key: str) -> int:
+    """File line of a top-level property key (the opening '---' is line 0)."""
+    m = re.search(r"^['\"]?" + re.escape(key) + r"['\"]?[ \t]*:", fm_text, re.M)
+    return 1 + (fm_text.count("\n", 0, m.start()) if m else 0)
+
+
+def _parse_body(body: str, first_line: int) -> tuple[list, list[LinkRecord], list[HeadingRecord], bool]:
+    """(tags with offsets, links, headings, has an inline #task outside list items) of a note body."""
+    if "\r" in body:
+        body = body.replace("\r\n", "\n").replace("\r", "\n")
+    masked = syntax.mask(body)
+    wikilinks = syntax.find_wikilinks(masked)
+    wiki_spans = [(s, e) for s, e, *_ in wikilinks]
+    mdlinks = syntax.find_markdown_links(masked, wiki_spans)
+    hidden = sorted(wiki_spans + [_destination_span(found) for found in mdlinks])
+    tags = syntax.find_tags(masked, hidden)
+    found_links = sorted(wikilinks + mdlinks) if mdlinks and wikilinks else wikilinks or mdlinks
+    headings = syntax.find_headings(masked)
+    lines = _line_numbers(body, [f[0] for f in found_links] + [h[0] for h in headings], first_line)
+    links = [(link, display, intern(body[start:end]), embed, None, lines[start])
+             for start, end, embed, link, display in found_links]
+    heading_records = [(text, level, lines[offset]) for offset, level, text in headings]
+    return tags, links, heading_records, _inline_task(body, tags)
+
+
+def _destination_span(found: syntax.FoundLink) -> tuple[int, int]:
+    """The "(dest)" part of a markdown link, where a '#' is never a tag."""
+    start, end, embed, _link, display = found
+    return start + embed + len(display) + 2, end
+
+
+def _line_numbers(body: str, offsets: list[int], first_line: int) -> dict[int, int]:
+    """Map each offset to its 0-based file line, counting newlines once in a single sweep."""
+    lines: dict[int, int] = {}
+    line, last = first_line, 0
+    for offset in sorted(set(offsets)):
+        line += body.count("\n", last, offset)
+        last = offset
+        lines[offset] = line
+    return lines
+
+
+def _inline_task(body: str, tags: list[tuple[int, str]]) -> bool:
+    """Whether an inline #task (or #task/...) sits outside every list item."""
+    return any(_is_task_tag(tag) and not syntax.in_list_item(body, offset) for offset, tag in tags)
+
+
+# ---------------------------------------------------------------- sections
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    find = text.find
+    pos = find("\n")
+    while pos >= 0:
+        starts.append(pos + 1)
+        pos = find("\n", pos + 1)
+    return starts
+
+
+def _heading_height(text: str, heading: Heading) -> int:
+    """Lines a heading takes: 1 for "# H", the paragraph plus its underline for setext headings."""
+    starts = _line_starts(text)
+    if heading.line >= len(starts):
+        return 1
+    first = text[starts[heading.line]:starts[heading.line] + 4].lstrip(" ")
+    return 1 if first.startswith("#") else heading.text.count("\n") + 2
+
+
+def _lines_between(text: str, first: int, end: int | None) -> str:
+    starts = _line_starts(text)
+    start = starts[first] if first < len(starts) else len(text)
+    stop = starts[end] if end is not None and end < len(starts) else len(text)
+    return text[start:stop] if stop > start else ""

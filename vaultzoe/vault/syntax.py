@@ -1,0 +1,756 @@
+"""Obsidian's grammar: frontmatter, tags, wiki-links, markdown links, headings, and what hides them (pure).
+
+Everything here works on plain strings and returns plain tuples, so the index can parse thousands of
+notes without building objects it may never need. `note.py` turns the tuples into `Note`/`Link`.
+
+What hides tags and links, as Obsidian's metadata cache sees it: fenced code, inline code spans,
+HTML comments, HTML blocks and math. `%% comments %%` do NOT hide them (Obsidian indexes them).
+Offsets returned by the finders index the masked text, which always has the length of its source.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from bisect import bisect_right
+from functools import lru_cache
+from sys import intern
+from typing import Any, Iterable
+
+import yaml
+
+# ---------------------------------------------------------------- frontmatter
+
+_FM_OPEN = re.compile(r"---[ \t]*\r?\n")
+_FM_CLOSE = re.compile(r"^---[ \t]*(?:\r?\n|\r?\Z)", re.M)
+
+
+def split_frontmatter(text: str) -> tuple[str | None, int]:
+    """(YAML text or None, offset where the body starts); a BOM must already be stripped."""
+    if not text.startswith("---"):
+        return None, 0
+    opened = _FM_OPEN.match(text)
+    if opened is None:
+        return None, 0
+    closed = _FM_CLOSE.search(text, opened.end())
+    if closed is None:
+        return None, 0        # Obsidian reads an unclosed block as body text
+    return text[opened.end():closed.start()], closed.end()
+
+
+# Obsidian reads properties with a YAML 1.2 core schema: `yes`/`on` and dates stay strings.
+_YAML_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_YAML_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_YAML_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_YAML_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+
+_LoaderBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class DuplicateKey(yaml.YAMLError):
+    """A mapping repeats a key (js-yaml, and so Obsidian, rejects the whole block)."""
+
+
+class PropertiesLoader(_LoaderBase):  # type: ignore[misc, valid-type]
+    """PyYAML loader that types scalars like Obsidian's YAML 1.2 core schema."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+def _int_text(value: str) -> int:
+    if value[:2] == "0o":
+        return int(value[2:], 8)
+    if value[:2] == "0x":
+        return int(value[2:], 16)
+    return int(value, 10)
+
+
+def _float_text(value: str) -> float:
+    low = value.lower()
+    sign = -1.0 if low[:1] == "-" else 1.0
+    bare = low.lstrip("+-")
+    if bare == ".inf":
+        return sign * float("inf")
+    if bare == ".nan":
+        return float("nan")
+    return float(low)
+
+
+def _construct_int(loader: Any, node: Any) -> int:
+    return _int_text(loader.construct_scalar(node))
+
+
+def _construct_float(loader: Any, node: Any) -> float:
+    return _float_text(loader.construct_scalar(node))
+
+
+def _construct_str(loader: Any, node: Any) -> str:
+    return loader.construct_scalar(node)
+
+
+def _construct_mapping(loader: Any, node: Any) -> Any:
+    mapping: dict = {}
+    yield mapping
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise DuplicateKey(f"duplicated mapping key {key!r} (line {key_node.start_mark.line + 1})")
+        mapping[key] = loader.construct_object(value_node, deep=True)
+
+
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:bool", _YAML_BOOL, "tTfF"),
+    ("tag:yaml.org,2002:null", _YAML_NULL, ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:int", _YAML_INT, "-+0123456789"),
+    ("tag:yaml.org,2002:float", _YAML_FLOAT, "-+.0123456789"),
+):
+    PropertiesLoader.add_implicit_resolver(_tag, _pattern, list(_first))
+PropertiesLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+PropertiesLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+PropertiesLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
+PropertiesLoader.add_constructor("tag:yaml.org,2002:binary", _construct_str)
+PropertiesLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+
+
+def plain_scalar(plain: str) -> Any:
+    """Type one plain (unquoted) scalar the way the YAML 1.2 core schema does."""
+    first = plain[:1]
+    if first and first in "-+.0123456789":
+        if _YAML_INT.match(plain):
+            return _int_text(plain)
+        if _YAML_FLOAT.match(plain):
+            return _float_text(plain)
+        return plain
+    if first in ("t", "T", "f", "F") and _YAML_BOOL.match(plain):
+        return plain.lower() == "true"
+    if first in ("~", "n", "N", "") and _YAML_NULL.match(plain):
+        return None
+    return plain
+
+
+# The fast path reads the common shapes of frontmatter (flat keys; plain, simply quoted and flow-list
+# scalars; block lists of those) ~10x faster than libyaml; anything else falls back to PyYAML.
+_FAST_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_ .\-/]*?)[ \t]*:(?:[ \t]+(.*?))?[ \t]*$")
+_FAST_ITEM = re.compile(r"([ \t]*)-(?:[ \t]+(.*?))?[ \t]*$")
+_PLAIN_BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_SIMPLE_DQ = re.compile(r'"([^"\\]*)"')
+_SIMPLE_SQ = re.compile(r"'([^']*)'")
+
+
+class _NotSimple(Exception):
+    """The frontmatter needs the full YAML parser."""
+
+
+def _fast_value(raw: str | None) -> Any:
+    if not raw:
+        return None
+    first = raw[0]
+    if first == '"':
+        m = _SIMPLE_DQ.fullmatch(raw)
+        if m is None:
+            raise _NotSimple
+        return m.group(1)
+    if first == "'":
+        m = _SIMPLE_SQ.fullmatch(raw)
+        if m is None:
+            raise _NotSimple
+        return m.group(1)
+    if first == "[":
+        return _fast_flow_list(raw)
+    return _fast_plain(raw)
+
+
+def _fast_plain(raw: str) -> Any:
+    if raw[0] in _PLAIN_BAD_START or ": " in raw or " #" in raw or "\t" in raw or raw[-1] == ":":
+        raise _NotSimple
+    return plain_scalar(raw)
+
+
+def _fast_flow_list(raw: str) -> list:
+    if raw[-1] != "]" or raw.count("[") != 1 or raw.count("]") != 1 or "{" in raw or "}" in raw:
+        raise _NotSimple
+    inner = raw[1:-1].strip()
+    if not inner:
+        return []
+    items = []
+    for part in inner.split(","):
+        part = part.strip()
+        if not part:
+            raise _NotSimple     # "[a,,b]" and trailing commas: let YAML decide
+        items.append(_fast_value(part) if part[0] in "\"'" else _fast_plain(part))
+    return items
+
+
+def _fast_yaml(source: str) -> dict:
+    """Parse simple frontmatter; raises _NotSimple for anything beyond the common shapes."""
+    result: dict = {}
+    key: str | None = None           # the last key that had no inline value (may own list items)
+    indent: str | None = None        # the indentation of that key's list items
+    for line in source.split("\n"):
+        if not line or line.isspace() or line.lstrip()[0] == "#":
+            continue
+        if line[0] in " \t-":
+            item = _FAST_ITEM.match(line)
+            if item is None or key is None or (indent is not None and item.group(1) != indent):
+                raise _NotSimple
+            value = item.group(2)
+            if value and (value[0] in "[{" or ": " in value or value[-1] == ":"):
+                raise _NotSimple
+            if indent is None:
+                indent = item.group(1)
+                result[key] = []
+            result[key].append(_fast_value(value))
+            continue
+        m = _FAST_KEY.match(line)
+        if m is None:
+            raise _NotSimple
+        name, value = m.group(1), m.group(2)
+        if name in result or name[-1] in " ./-" or not isinstance(plain_scalar(name), str):
+            raise _NotSimple
+        result[name] = _fast_value(value)
+        key, indent = (name, None) if not value else (None, None)
+    return result
+
+
+def load_properties(source: str) -> tuple[dict[str, Any], str | None]:
+    """Frontmatter YAML -> (properties, warning or None); never raises."""
+    if "\r" in source:
+        source = source.replace("\r\n", "\n")
+    try:
+        return _fast_yaml(source), None
+    except _NotSimple:
+        pass
+    try:
+        data = yaml.load(source, Loader=PropertiesLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+        return {}, f"invalid YAML frontmatter: {_one_line(exc)}"
+    if data is None:
+        return {}, None
+    if not isinstance(data, dict):
+        return {}, f"frontmatter is a {type(data).__name__}, not a set of properties"
+    return {_key_text(k): v for k, v in data.items()}, None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def _key_text(key: Any) -> str:
+    """Property names are strings in Obsidian (JavaScript object keys)."""
+    if isinstance(key, str):
+        return key
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+# ---------------------------------------------------------------- masking code, comments, math, HTML
+
+_FENCE_LINE = re.compile(r"((?:[ \t]*>)*[ \t]*)(`{3,}|~{3,})([^\n]*)")
+_FENCE_MARKS = (re.compile("```"), re.compile("~~~"))
+_BLANK_LINE = re.compile(r"\n[ \t]*(?:\n|\Z)")
+_HTML_BLOCK_TAGS = (
+    "address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|details|dialog|dir|"
+    "div|dl|dt|fieldset|figcaption|figure|footer|form|frame|frameset|h[1-6]|head|header|hr|html|iframe|"
+    "legend|li|link|main|menu|menuitem|nav|noframes|ol|optgroup|option|p|param|search|section|summary|"
+    "table|tbody|td|tfoot|th|thead|title|tr|track|ul")
+_HTML_BLOCK = re.compile(
+    r" {0,3}<(?:(?P<raw>script|pre|style|textarea)(?=[\s>]|$)"
+    r"|/?(?:" + _HTML_BLOCK_TAGS + r")(?=[\s/>]|$)"
+    r"|(?P<lone>/?[A-Za-z][A-Za-z0-9-]*(?:\s+[A-Za-z_:][\w.:-]*(?:\s*=\s*(?:[^\s\"'=<>`]+|'[^'\n]*'|\"[^\"\n]*\"))?)*"
+    r"\s*/?>[ \t]*$))",
+    re.M | re.I)
+_HTML_LINE = re.compile(r"\n {0,3}<")
+_HTML_RAW_END = re.compile(r"</(?:script|pre|style|textarea)>", re.I)
+_DOLLAR = re.compile(r"\$")
+_COMMENT_OPEN = re.compile("<!--")
+_TICKS = re.compile("``*")       # a literal first character keeps the scan fast
+_INLINE_MATH = re.compile(r"\$(?=[^\s$])(?:[^$\\\n]|\\.)*?[^\s\\$]\$(?![0-9])")
+
+# Scanning note: CPython's regex engine is fast only when a pattern starts with a literal (or a small
+# character class); the finders below search for such a literal and check the context around it.
+
+
+def mask(text: str) -> str:
+    """`text` with code, HTML comments, HTML blocks and math blanked to spaces (newlines kept)."""
+    if "```" in text or "~~~" in text:
+        text = _blank(text, _fence_spans(text))
+    if "<" in text:
+        text = _blank(text, _html_block_spans(text))
+    if "`" in text or "<!--" in text or "$" in text:
+        text = _blank(text, _inline_spans(text))
+    return text
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    parts = []
+    pos = 0
+    for start, end in spans:
+        if start < pos:
+            start = pos
+        if end <= start:
+            continue
+        parts.append(text[pos:start])
+        chunk = text[start:end]
+        parts.append("\n".join(" " * len(line) for line in chunk.split("\n")) if "\n" in chunk else " " * len(chunk))
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _line_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, pos) + 1
+
+
+def _fence_lines(text: str) -> list[re.Match]:
+    """Lines that open or close a code fence ("```" or "~~~" after indentation or '>' markers)."""
+    starts = sorted({_line_start(text, m.start()) for marks in _FENCE_MARKS for m in marks.finditer(text)})
+    found = []
+    for start in starts:
+        m = _FENCE_LINE.match(text, start)
+        if m is not None and (m.end() == len(text) or text[m.end()] == "\n"):
+            found.append(m)
+    return found
+
+
+def _fence_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    opener: re.Match | None = None
+    for m in _fence_lines(text):
+        fence, info = m.group(2), m.group(3)
+        if opener is None:
+            if fence[0] == "`" and "`" in info:
+                continue          # "```a`b" is inline code, not a fence
+            opener = m
+            continue
+        open_fence = opener.group(2)
+        if fence[0] == open_fence[0] and len(fence) >= len(open_fence) and not info.strip():
+            spans.append((opener.start(), m.end()))
+            opener = None
+    if opener is not None:
+        spans.append((opener.start(), len(text)))
+    return spans
+
+
+def _html_block_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    starts = [m.start() + 1 for m in _HTML_LINE.finditer(text)]
+    if text[:4].lstrip(" ")[:1] == "<":
+        starts.insert(0, 0)
+    for start in starts:
+        if spans and start < spans[-1][1]:
+            continue
+        m = _HTML_BLOCK.match(text, start)
+        if m is None or (m.group("lone") is not None and not _after_blank_line(text, start)):
+            continue              # a lone tag cannot interrupt a paragraph
+        if m.group("raw"):
+            close = _HTML_RAW_END.search(text, start)
+            end = text.find("\n", close.end()) if close else -1
+            end = len(text) if end < 0 else end
+        else:
+            blank = _BLANK_LINE.search(text, start)
+            end = blank.start() if blank else len(text)
+        spans.append((start, end))
+    return spans
+
+
+def _after_blank_line(text: str, line_start: int) -> bool:
+    if line_start == 0:
+        return True
+    prev_start = text.rfind("\n", 0, line_start - 1) + 1
+    return not text[prev_start:line_start - 1].strip()
+
+
+def _escaped(text: str, pos: int) -> bool:
+    """Whether the character at pos follows an odd number of backslashes."""
+    run = 0
+    while pos - run > 0 and text[pos - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
+
+
+def _inline_spans(text: str) -> list[tuple[int, int]]:
+    """Code spans, HTML comments and math, whichever opens first winning (as in CommonMark)."""
+    marks = [(m.start(), m.end()) for m in _TICKS.finditer(text)] if "`" in text else []
+    if "$" in text:
+        marks += [(m.start(), -1) for m in _DOLLAR.finditer(text)]
+    if "<!--" in text:
+        marks += [(m.start(), -2) for m in _COMMENT_OPEN.finditer(text)]
+    if len(marks) > 1:
+        marks.sort()
+    spans = []
+    pos = 0
+    for i, (start, end) in enumerate(marks):
+        if start < pos:
+            continue
+        if end >= 0:
+            close = _code_span_close(text, marks, i)
+        elif end == -1:
+            close = _math_end(text, start)
+        else:
+            close = _comment_end(text, start)
+        if close is not None:
+            spans.append((start, close))
+            pos = close
+    return spans
+
+
+def _code_span_close(text: str, marks: list[tuple[int, int]], i: int) -> int | None:
+    """End of the code span opened by backtick run i: the next run of the same width in the paragraph."""
+    start, end = marks[i]
+    if _escaped(text, start):
+        return None
+    width = end - start
+    for close_start, close_end in marks[i + 1:]:
+        if close_end >= 0 and close_end - close_start == width:
+            if text.find("\n", end, close_start) >= 0 and _BLANK_LINE.search(text, end, close_start + 1):
+                return None
+            return close_end
+    return None
+
+
+def _math_end(text: str, start: int) -> int | None:
+    if _escaped(text, start) or (start > 0 and text[start - 1] == "$"):
+        return None
+    if text.startswith("$$", start):
+        close = text.find("$$", start + 2)
+        return close + 2 if close >= 0 else None
+    m = _INLINE_MATH.match(text, start)
+    return m.end() if m else None
+
+
+def _comment_end(text: str, start: int) -> int | None:
+    close = text.find("-->", start + 4)
+    if close >= 0:
+        return close + 3
+    return len(text) if start == 0 or text[start - 1] == "\n" else None   # an HTML block runs to the end
+
+
+# ---------------------------------------------------------------- tags
+
+# Obsidian's own tag character class (app.js): anything but whitespace, ASCII punctuation other than
+# - _ /, and the General / Supplemental Punctuation blocks.
+TAG_CHARS = r"[^\u2000-\u206F\u2E00-\u2E7F'!\"#$%&()*+,.:;<=>?@^`{|}~\[\]\\\s]"
+# A tag starts after whitespace, a line start, an emphasis/highlight/table delimiter, '[' or a backslash
+# escape; any other character before '#' ("a#b", "(#b", ".#b") keeps it plain text, as in Obsidian.
+_TAG = re.compile("#(" + TAG_CHARS + "+)")
+_TAG_AFTER = frozenset("_*~=|[")
+_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_DIGITS = re.compile(r"[0-9]+")
+_FAR = sys.maxsize
+_TAG_FULL = re.compile("#?(" + TAG_CHARS + "+)")
+
+
+def is_tag_name(name: str) -> bool:
+    """Whether `name` (with or without '#') is a tag Obsidian would index."""
+    m = _TAG_FULL.fullmatch(name)
+    return m is not None and not _DIGITS.fullmatch(m.group(1))
+
+
+def tag_key(tag: str) -> str:
+    """A tag's identity: lower-case, without '#' ("#Project/A" -> "project/a")."""
+    return tag.lstrip("#").lower()
+
+
+def _tag_can_start(text: str, pos: int) -> bool:
+    if pos == 0:
+        return True
+    before = text[pos - 1]
+    if before.isspace() or before in _TAG_AFTER:
+        return True
+    return before in _ASCII_PUNCT and pos > 1 and text[pos - 2] == "\\" and not _escaped(text, pos - 1)
+
+
+def find_tags(masked: str, hidden: list[tuple[int, int]] = ()) -> list[tuple[int, str]]:  # type: ignore[assignment]
+    """[(offset, "#tag")] in order; `hidden` are sorted spans (links) where '#' is not a tag."""
+    if "#" not in masked:
+        return []
+    found = []
+    chain_end = -1
+    for m in _TAG.finditer(masked):
+        start = m.start()
+        if start != chain_end and not _tag_can_start(masked, start):
+            continue
+        chain_end = m.end()       # "#a#b" holds two tags: the second starts where the first ends
+        if hidden and _inside(hidden, start):
+            continue
+        body = m.group(1)
+        if start > 0 and masked[start - 1] == "_" and body[-1] == "_":
+            body = body.rstrip("_")       # "_#tag_" is the tag inside emphasis
+        if body and not (body.isdigit() and body.isascii()):
+            found.append((start, intern("#" + body)))
+    return found
+
+
+def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
+    """Whether pos falls in one of the sorted, non-overlapping spans."""
+    i = bisect_right(spans, (pos, _FAR)) - 1
+    return i >= 0 and spans[i][1] > pos
+
+
+def frontmatter_tags(value: Any) -> list[str]:
+    """The `tags` property as Obsidian's parseFrontMatterTags gives it: ["#a", "#b/c"]."""
+    return ["#" + t for t in _property_words(value, split_spaces=True)]
+
+
+def frontmatter_aliases(value: Any) -> list[str]:
+    """The `aliases` property as a list of names (a string is split on commas)."""
+    return _property_words(value, split_spaces=False)
+
+
+def _property_words(value: Any, *, split_spaces: bool) -> list[str]:
+    if value is None:
+        return []
+    raw = value if isinstance(value, list) else [value]
+    words: list[str] = []
+    for item in raw:
+        if item is None or isinstance(item, (dict, list, bool)):
+            continue
+        text = str(item)
+        pieces = re.split(r"[,\s]+" if split_spaces else r",", text)
+        for piece in pieces:
+            piece = piece.strip().lstrip("#") if split_spaces else piece.strip()
+            if piece:
+                words.append(piece)
+    return words
+
+
+# ---------------------------------------------------------------- links
+
+_WIKILINK = re.compile(r"\[\[([^\[\]\n]+)\]\]")
+_MD_OPEN = re.compile(r"\]\(")
+_MD_DEST = re.compile(
+    r"\([ \t]*(?:<([^<>\n]*)>|((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))+))"
+    r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:|//")
+_PERCENT_RUN = re.compile(r"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_WHOLE_WIKILINK = re.compile(r"\[\[([^\[\]\n]+)\]\]")
+
+# A found link: (start, end, embed, link text, display text); offsets into the scanned text.
+FoundLink = tuple[int, int, bool, str, str]
+
+
+@lru_cache(maxsize=1 << 16)
+def split_wikilink(inner: str) -> tuple[str, str]:
+    """"X#h|alias" -> (link, displayText) exactly as Obsidian's metadata cache has them."""
+    bar = inner.find("|")
+    if bar > 0:
+        link = inner[:bar]
+        if link.endswith("\\"):
+            link = link[:-1]      # "[[X\|alias]]": the pipe escaped inside a table
+        return link, inner[bar + 1:]
+    return inner, link_display(inner)
+
+
+def link_display(link: str) -> str:
+    """Obsidian's displayText for a link without alias: "X#h#s" -> "X > h > s"."""
+    if "#" not in link:
+        return link
+    return " > ".join(part for part in link.split("#") if part)
+
+
+def find_wikilinks(masked: str) -> list[FoundLink]:
+    """[[X]], [[X|alias]], ![[X]] ... in order."""
+    if "[[" not in masked:
+        return []
+    found = []
+    for m in _WIKILINK.finditer(masked):
+        start = m.start()
+        if start > 0 and masked[start - 1] == "\\":
+            continue              # \[[X]] is literal text
+        embed = start > 0 and masked[start - 1] == "!"
+        inner = intern(m.group(1))        # link texts repeat across a vault: share one string
+        if "|" in inner or "#" in inner:
+            link, display = split_wikilink(inner)
+        else:
+            link = display = inner
+        found.append((start - embed, m.end(), embed, link, display))
+    return found
+
+
+def find_markdown_links(masked: str, skip: list[tuple[int, int]] = ()) -> list[FoundLink]:  # type: ignore[assignment]
+    """[t](dest), [t](<dest>), ![alt](dest) to vault files (URLs left out), in order."""
+    if "](" not in masked:
+        return []
+    found = []
+    for m in _MD_OPEN.finditer(masked):
+        close = m.start()
+        open_ = _text_start(masked, close)
+        if open_ is None or (skip and _inside(skip, open_)) or _escaped(masked, open_):
+            continue
+        dest = _MD_DEST.match(masked, close + 1)
+        if dest is None:
+            continue
+        link = markdown_destination(dest.group(1) if dest.group(1) is not None else dest.group(2))
+        if link is None:
+            continue
+        embed = open_ > 0 and masked[open_ - 1] == "!"
+        found.append((open_ - embed, dest.end(), embed, intern(link), intern(masked[open_ + 1:close])))
+    return found
+
+
+def _text_start(text: str, close: int) -> int | None:
+    """The '[' that opens the link text ending at `close` (one level of nested brackets allowed)."""
+    line = text.rfind("\n", 0, close) + 1
+    open_ = text.rfind("[", line, close)
+    if open_ < 0:
+        return None
+    if "]" not in text[open_ + 1:close] and not _escaped(text, open_):
+        return open_
+    return _nested_text_start(text, line, close)
+
+
+def _nested_text_start(text: str, line: int, close: int) -> int | None:
+    depth = 0
+    for pos in range(close - 1, line - 1, -1):
+        char = text[pos]
+        if char == "]" and not _escaped(text, pos):
+            depth += 1
+            if depth > 1:
+                return None
+        elif char == "[" and not _escaped(text, pos):
+            if depth == 0:
+                return pos
+            depth -= 1
+    return None
+
+
+@lru_cache(maxsize=1 << 16)          # destinations repeat across a vault (hub notes)
+def markdown_destination(dest: str) -> str | None:
+    """A markdown link's destination as Obsidian's link text (url-decoded), or None for URLs/empty."""
+    dest = dest.strip()
+    if not dest or _SCHEME.match(dest):
+        return None
+    if "\\" in dest:
+        dest = _ESCAPED.sub(r"\1", dest)
+    if "%" in dest:
+        try:
+            dest = _PERCENT_RUN.sub(_decode_percent_run, dest)
+        except UnicodeDecodeError:
+            pass                  # JavaScript's decodeURI throws here; Obsidian keeps the raw text
+    return dest
+
+
+def _decode_percent_run(m: re.Match) -> str:
+    return bytes.fromhex(m.group().replace("%", "")).decode("utf-8")
+
+
+def property_links(properties: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """[(top-level key, key, link, display, original)] for property values that are a quoted "[[link]]".
+
+    Keys follow Obsidian: "key" for a value, "key.0" for list items, "key.sub" for nested maps.
+    """
+    found: list[tuple[str, str, str, str, str]] = []
+    for key, value in properties.items():
+        _collect_property_links(str(key), str(key), value, found)
+    return found
+
+
+def _collect_property_links(top: str, key: str, value: Any, found: list) -> None:
+    if isinstance(value, str):
+        if "[[" in value:
+            m = _WHOLE_WIKILINK.fullmatch(value.strip())
+            if m is not None:
+                link, display = split_wikilink(m.group(1))
+                found.append((top, key, link, display, m.group()))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _collect_property_links(top, f"{key}.{i}", item, found)
+    elif isinstance(value, dict):
+        for sub, item in value.items():
+            _collect_property_links(top, f"{key}.{sub}", item, found)
+
+
+# ---------------------------------------------------------------- headings and lists
+
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+([^\n]*?))?(?:[ \t]+#+)?[ \t]*$", re.M)
+_ATX_LINE = re.compile(r"\n {0,3}#")
+_SETEXT = re.compile(r"\n {0,3}(=+|-+)[ \t]*(?=\n|\Z)")
+_NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|#|>|`{3}|~{3}|\||<)|[ \t]{4}")
+_CONTAINER = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|>)")
+_LIST_ITEM = re.compile(r"[ \t]*(?:>[ \t]?)*[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+
+# A found heading: (offset of its line, level, text).
+FoundHeading = tuple[int, int, str]
+
+
+def find_headings(masked: str) -> list[FoundHeading]:
+    """ATX (# H) and setext (H + ===/---) headings, in order."""
+    found: list[FoundHeading] = []
+    if "#" in masked:
+        starts = [m.start() + 1 for m in _ATX_LINE.finditer(masked)]
+        if masked[:4].lstrip(" ")[:1] == "#":
+            starts.insert(0, 0)
+        for start in starts:
+            m = _ATX.match(masked, start)
+            if m is not None:
+                found.append((start, len(m.group(1)), m.group(2) or ""))
+    if "\n=" in masked or "\n-" in masked or "\n " in masked:
+        setext = list(_setext_headings(masked))
+        if setext:
+            found = sorted(found + setext)
+    return found
+
+
+def _setext_headings(masked: str) -> Iterable[FoundHeading]:
+    for m in _SETEXT.finditer(masked):
+        end = m.start()
+        first = _paragraph_start(masked, end)
+        if first is None:
+            continue
+        text = "\n".join(line.strip() for line in masked[first:end].split("\n"))
+        yield first, 1 if m.group(1)[0] == "=" else 2, text
+
+
+def _paragraph_start(masked: str, end: int) -> int | None:
+    """Start of the paragraph whose last line ends at `end`, or None when that line is no paragraph."""
+    start = masked.rfind("\n", 0, end) + 1
+    line = masked[start:end]
+    if not line.strip() or _NOT_PARAGRAPH.match(line) or _ATX.match(line) or _is_underline(line):
+        return None
+    while start > 0:
+        prev = masked.rfind("\n", 0, start - 1) + 1
+        line = masked[prev:start - 1]
+        if not line.strip() or _is_underline(line):
+            break
+        if _CONTAINER.match(line):
+            return None           # a lazy continuation of a list item or quote: "---" is a rule there
+        if _NOT_PARAGRAPH.match(line):
+            break
+        start = prev
+    return start
+
+
+def _is_underline(line: str) -> bool:
+    body = line.strip()
+    return bool(body) and (set(body) <= {"="} or set(body) <= {"-"})
+
+
+def in_list_item(text: str, pos: int) -> bool:
+    """Whether the line holding `pos` belongs to a list item (the item line or its continuation)."""
+    start = _line_start(text, pos)
+    end = text.find("\n", start)
+    line = text[start:] if end < 0 else text[start:end]
+    if _LIST_ITEM.match(line):
+        return True
+    indented = line[:1] in (" ", "\t")
+    after_blank = False
+    while start > 0:
+        prev_start = _line_start(text, start - 1)
+        prev = text[prev_start:start - 1]
+        if _LIST_ITEM.match(prev):
+            return indented or not after_blank
+        if not prev.strip():
+            if not indented:
+                return False      # a blank line ends the item for anything not indented under it
+            after_blank = True
+        elif after_blank and prev[:1] not in (" ", "\t"):
+            return False
+        start = prev_start
+    return False
