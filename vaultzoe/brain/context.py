@@ -57,7 +57,7 @@ NAMES_SHARE = 0.08            # names of notes that did not fit take at most thi
 NAMES_MAX = 20                # ...and at most this many lines
 KEEP_FLOOR = 0.30             # below this score a note is not worth even its name...
 BUY_FLOOR = 0.50              # ...and below this not worth any of its text: unspent budget beats noise
-HUB_EXPANSION_LIMIT = 400     # neighbours read per hub note (keeps a daily-notes hub cheap)
+HUB_LIMIT = 200               # a note with more neighbours (a MOC, a daily index) says nothing about each
 LEXICAL_CANDIDATES = 60       # unlinked notes taken from the lexical match
 KEY_TERMS = 14
 TITLE_BOOST = 2.0             # a word of the task's title counts double
@@ -69,6 +69,7 @@ TEMPLATE_MIN_TASKS = 8
 LEFT_OUT_LISTED = 40          # weak candidates listed as left out (private ones are always listed)
 SUMMARY_SENTENCES = 4
 SUMMARY_MAX_TOKENS = 260
+SUMMARY_SCAN_CHARS = 60_000   # a summary reads the first 60k characters of a long note
 MIN_USEFUL_TOKENS = 40        # budget left below this buys nothing more but names
 
 # weights of one link path; a path through a note with many neighbours is divided by 1 + ln(fanout)
@@ -233,13 +234,18 @@ class _Lexicon:
         self.task_df: dict[str, int] = {}          # in how many task notes a term appears
         self.tasks = 0
         self.total_len = 0
+        self.files: list[str] = []                 # the index's file list at the last sync
 
     def sync(self, index: "VaultIndex") -> None:
-        """Add notes new to the index, drop the ones gone (cheap: compares path sets)."""
+        """Add notes new to the index, drop the ones gone (cheap when nothing came or went: one list compare)."""
         if not self.docs:
             for note in index.notes():               # the first time: one pass over every note
                 self.put(note)
-        paths = {p for p in index.files() if p.lower().endswith(".md")}
+        files = index.files()
+        if files == self.files:
+            return
+        self.files = files
+        paths = {p for p in files if p.lower().endswith(".md")}
         for gone in [p for p in self.docs if p not in paths]:
             self.drop(gone)
         for path in paths.difference(self.docs):
@@ -341,22 +347,25 @@ def key_terms(text: str, title: str, lexicon: _Lexicon, limit: int = KEY_TERMS) 
     return dict(sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 
-def _lexical(path: str, lexicon: _Lexicon, weights: dict[str, float]) -> float:
+class _Scorer:
     """BM25 with term presence only; 1.0 for a note of average length holding the task's best few terms."""
-    doc = lexicon.docs.get(path)
-    if doc is None or not weights:
-        return 0.0
-    hit = sum(w for t, w in weights.items() if path in lexicon.postings.get(t, ()))
-    if not hit:
-        return 0.0
-    reference = sum(sorted(weights.values(), reverse=True)[:FULL_MATCH_TERMS])
-    length_factor = 0.25 + 0.75 * doc.length / max(lexicon.avg_len, 1.0)
-    coverage = min(hit / reference, 1.0) ** COVERAGE_POWER   # a note using most key terms beats two using half
-    return coverage * (1 + 1.2) / (1 + 1.2 * length_factor)
 
+    def __init__(self, lexicon: _Lexicon, weights: dict[str, float]) -> None:
+        self.lexicon, self.weights = lexicon, weights
+        self.postings = [(lexicon.postings.get(t, set()), w) for t, w in weights.items()]
+        self.reference = sum(sorted(weights.values(), reverse=True)[:FULL_MATCH_TERMS]) or 1.0
+        self.avg_len = max(lexicon.avg_len, 1.0)
 
-def _matched(path: str, lexicon: _Lexicon, weights: dict[str, float]) -> int:
-    return sum(1 for t in weights if path in lexicon.postings.get(t, ()))
+    def score(self, path: str) -> float:
+        doc = self.lexicon.docs.get(path)
+        hit = sum(w for posting, w in self.postings if path in posting) if doc else 0.0
+        if not hit or doc is None:
+            return 0.0
+        coverage = min(hit / self.reference, 1.0) ** COVERAGE_POWER   # most key terms beat half of them twice
+        return coverage * (1 + 1.2) / (1 + 1.2 * (0.25 + 0.75 * doc.length / self.avg_len))
+
+    def matched(self, path: str) -> int:
+        return sum(1 for posting, _ in self.postings if path in posting)
 
 
 # ---------------------------------------------------------------- candidates
@@ -457,37 +466,36 @@ class _Walk:
                 continue
             name = _note_name(first)
             if first not in links_to_task:
-                backs = sorted(self.index.backlinks(first))
-                for source in backs[:HUB_EXPANSION_LIMIT]:
-                    self.reach(source, _hub_weight(W_NEIGHBOUR_BACK, len(backs)), f"links to [[{name}]]")
-            outs = self.outlinks(first)
+                self.spread(self.index.backlinks(first), W_NEIGHBOUR_BACK, f"links to [[{name}]]")
             base = W_SECOND_OUT if first in links_to_task else W_NEIGHBOUR_OUT
-            for target in outs[:HUB_EXPANSION_LIMIT]:
-                self.reach(target, _hub_weight(base, len(outs)), f"linked from [[{name}]]")
+            self.spread(self.outlinks(first), base, f"linked from [[{name}]]")
+
+    def spread(self, paths: Iterable[str], base: float, why: str) -> None:
+        """One path of weight base / (1 + ln fanout) to each of a note's neighbours; none through a hub."""
+        unique = set(paths)
+        if len(unique) <= HUB_LIMIT:
+            weight = _hub_weight(base, len(unique))
+            for path in sorted(unique):
+                self.reach(path, weight, why)
 
     def shared_tags(self) -> None:
         for tag in dict.fromkeys(t.lower() for t in self.task.tags):
-            if tag.startswith(("#task", "#private")):
-                continue
-            members = self.index.tagged(tag)
-            if len(members) <= HUB_EXPANSION_LIMIT:
-                for path in sorted(members):
-                    self.reach(path, _hub_weight(W_TAG, len(members)), f"shares {tag}")
+            if not tag.startswith(("#task", "#private")):
+                self.spread(self.index.tagged(tag), W_TAG, f"shares {tag}")
 
     def lexical(self, weights: dict[str, float]) -> None:
         """Score every candidate lexically, and add the best unlinked notes that use two or more key terms."""
-        lex = self.lexicon
+        scorer = _Scorer(self.lexicon, weights)
         for cand in self.cands.values():
-            cand.lexical = _lexical(cand.path, lex, weights)
+            cand.lexical = scorer.score(cand.path)
         pool: set[str] = set()
-        limit = max(50, len(lex.docs) // 20)
-        for term in weights:
-            posting = lex.postings.get(term, ())
+        limit = max(50, len(self.lexicon.docs) // 20)
+        for posting, _ in scorer.postings:
             if len(posting) <= limit:
                 pool.update(posting)
         pool.difference_update(self.cands)
         pool.discard(self.task.path)
-        scored = [(_lexical(p, lex, weights), p) for p in pool if _matched(p, lex, weights) >= 2]
+        scored = [(scorer.score(p), p) for p in pool if scorer.matched(p) >= 2]
         for score, path in heapq.nlargest(LEXICAL_CANDIDATES, scored):
             if self.allowed(path):
                 self.cands[path] = _Candidate(path, lexical=score)
@@ -539,16 +547,13 @@ def _rank(cands: dict[str, _Candidate], lexicon: _Lexicon) -> list[_Candidate]:
 # ---------------------------------------------------------------- summaries
 
 
-def _sentences(body: str) -> list[str]:
-    out = []
-    for line in body.splitlines():
-        line = line.strip().lstrip("-*>+ ").strip()
-        if line.startswith("[ ] ") or line.startswith("[x] "):
-            line = line[4:]
-        if not line or line.startswith(("#", "---", "```", "|")):
-            continue
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
-    return out
+def _split(line: str) -> list[str]:
+    line = line.strip().lstrip("-*>+ ").strip()
+    if line.startswith(("[ ] ", "[x] ")):
+        line = line[4:]
+    if not line or line.startswith(("#", "---", "```", "|")):
+        return []
+    return [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
 
 
 def _clip(text: str, words: int) -> str:
@@ -557,7 +562,7 @@ def _clip(text: str, words: int) -> str:
 
 
 def _first_paragraph(body: str) -> str:
-    for block in _PARAGRAPH_BREAK.split(body):
+    for block in _PARAGRAPH_BREAK.split(body[:SUMMARY_SCAN_CHARS], maxsplit=50):
         lines = [ln for ln in block.strip().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         if lines:
             return _clip(" ".join(ln.strip() for ln in lines), 40)
@@ -573,22 +578,25 @@ def summarize(note: "Note", body: str, weights: dict[str, float]) -> str:
     first = _first_paragraph(body)
     if first:
         parts.append(first)
-    picked = _matching_sentences(_sentences(body), weights, SUMMARY_SENTENCES, skip=first)
+    picked = _matching_sentences(body[:SUMMARY_SCAN_CHARS], weights, SUMMARY_SENTENCES, skip=first)
     if picked:
         parts.append("\n".join(f"- {_clip(s, 50)}" for s in picked))
     text = "\n".join(parts)
     return text if estimate_tokens(text) <= SUMMARY_MAX_TOKENS else text[: SUMMARY_MAX_TOKENS * 4] + " …"
 
 
-def _matching_sentences(sentences: list[str], weights: dict[str, float], limit: int, skip: str) -> list[str]:
+def _matching_sentences(body: str, weights: dict[str, float], limit: int, skip: str) -> list[str]:
     scored = []
-    for pos, sentence in enumerate(sentences):
-        low = sentence.lower()
-        if sentence in skip or not any(term in low for term in weights):
+    for line in body.splitlines():
+        low = line.lower()
+        if not any(term in low for term in weights):     # stems are substrings of their words: a cheap first cut
             continue
-        hit = sum(weights[t] for t in set(terms_of(sentence)) if t in weights)
-        if hit:
-            scored.append((-hit, pos, sentence))
+        for sentence in _split(line):
+            if sentence in skip:
+                continue
+            hit = sum(weights[t] for t in set(terms_of(sentence)) if t in weights)
+            if hit:
+                scored.append((-hit, len(scored), sentence))
     best = sorted(scored)[:limit]
     return [s for _, _, s in sorted(best, key=lambda x: x[1])]
 
@@ -597,37 +605,57 @@ def _matching_sentences(sentences: list[str], weights: dict[str, float], limit: 
 
 
 class _Forms:
-    """A candidate's forms for the prompt: its name line, then (read only when needed) summary and full text."""
+    """A candidate's forms for the prompt: its name line, then (read only when bought) summary and full text."""
 
     def __init__(self, cand: _Candidate, doc: _Doc, build: "_Build") -> None:
-        self.cand, self.build = cand, build
+        self.build = build
         self.path, self.score, self.why = cand.path, cand.score, cand.why
         name = _note_name(cand.path)
         self.header = f"### {name}\n_{cand.why}_\n\n"
         self.name = f"- {name}: {cand.why}\n"
         self.full_estimate = estimate_tokens(self.header) + (doc.chars + 3) // 4 + 1
-        self._texts: dict[str, str] | None = None
+        self._body: str | None = None
+        self._note: "Note | None" = None
+        self._texts: dict[str, str] = {}
 
-    def texts(self) -> dict[str, str] | None:
-        """{"summary", "full"}; reads the note on first use; None when it vanished."""
-        if self._texts is None:
-            note = self.build.read(self.path)
-            if note is None:
+    def _read(self) -> str | None:
+        """The note's text with links to left-out notes masked (not yet redacted); None when it vanished."""
+        if self._body is None:
+            self._note = self.build.read(self.path)
+            if self._note is None:
                 return None
-            body = redact(_mask_links(note_text(note), note, self.build))
-            full = self.header + body + "\n\n"
-            summary = self.header + summarize(note, _FRONTMATTER.sub("", body, count=1), self.build.weights) + "\n\n"
-            if estimate_tokens(summary) >= 0.8 * estimate_tokens(full):
-                summary = full
-            self._texts = {"summary": summary, "full": full}
-        return self._texts
+            self._body = _mask_links(note_text(self._note), self._note, self.build)
+        return self._body
+
+    def text(self, mode: str) -> str | None:
+        """The rendered form (redacted); a summary as long as most of the note is the full text."""
+        if mode == "name":
+            return self.name
+        if mode not in self._texts:
+            body = self._read()
+            if body is None or self._note is None:
+                return None
+            if mode == "summary":
+                summary = summarize(self._note, _FRONTMATTER.sub("", body, count=1), self.build.weights)
+                if estimate_tokens(summary) >= 0.8 * self.full_estimate:
+                    return self.text("full")
+                self._texts[mode] = self.header + redact(summary) + "\n\n"
+            else:
+                self._texts[mode] = self.header + redact(body) + "\n\n"
+        return self._texts[mode]
+
+    def is_full(self, mode: str) -> bool:
+        return mode == "full" or (mode == "summary" and self.text("summary") == self._texts.get("full"))
 
     def tokens(self, mode: str) -> int:
-        return estimate_tokens(self.name) if mode == "name" else estimate_tokens((self.texts() or {}).get(mode, ""))
+        return estimate_tokens(self.text(mode) or "")
 
 
 def _mask_links(text: str, note: "Note", build: "_Build") -> str:
     """Links to private or internal notes become "[private note]" so not even their names leak."""
+    low = text.lower()
+    if not any(name in low for name in build.hidden_names()):
+        return text                                  # a link names its target (maybe %20-encoded): none here
     for link, target in build.index.resolved_links(note.path):
         if target and link.original and target in build.walk.blocked:
             text = text.replace(link.original, "[private note]")
@@ -652,24 +680,22 @@ def _fit(options: list[_Forms], budget: int) -> tuple[dict[str, Mode], list[str]
         forms = options[rank]
         have = forms.tokens(modes[forms.path]) if forms.path in modes else 0
         if target == "full" and forms.full_estimate - have > min(full_cap, left):
-            continue
-        if not exact and (target == "summary" and min(forms.full_estimate, MIN_USEFUL_TOKENS * 2) > left):
+            continue                                 # too long to take whole, or no room left for it
+        if not exact and target == "summary" and min(forms.full_estimate, 2 * MIN_USEFUL_TOKENS) > left:
             continue                                 # not even a short summary would fit: do not read it
         if not exact:                                # read the note, then queue it again at its true price
-            if forms.texts() is not None:
+            if forms.text(target) is not None:
                 delta = forms.tokens(target) - have
                 heapq.heappush(heap, (-_priority(forms, target, delta), rank, target, True))
             continue
         delta = forms.tokens(target) - have
         if delta > left:
             continue
-        modes[forms.path] = target  # type: ignore[assignment]
+        modes[forms.path] = "full" if forms.is_full(target) else target  # type: ignore[assignment]
         left -= delta
-        if target == "summary" and forms.texts()["full"] != forms.texts()["summary"]:  # type: ignore[index]
+        if modes[forms.path] == "summary":
             est = forms.full_estimate - forms.tokens("summary")
             heapq.heappush(heap, (-_priority(forms, "full", est), rank, "full", False))
-        elif target == "summary":
-            modes[forms.path] = "full"
     return _names(options, modes, left + names_room)
 
 
@@ -729,6 +755,10 @@ class _Build:
     walk: _Walk
     weights: dict[str, float]
 
+    def hidden_names(self) -> list[str]:
+        names = [_note_name(p).lower() for p in self.walk.blocked]
+        return names + [n.replace(" ", "%20") for n in names if " " in n]
+
     def read(self, path: str) -> "Note | None":
         note = self.index.note(path)
         if note is None:
@@ -778,6 +808,6 @@ def _task_words(task: "Note") -> str:
 
 
 def _item(forms: _Forms, mode: Mode) -> PackItem:
-    text = forms.name if mode == "name" else (forms.texts() or {}).get(mode, "")
+    text = forms.text(mode) or ""
     return PackItem(path=forms.path, mode=mode, text=text, tokens=estimate_tokens(text),
                     score=round(forms.score, 4), why=forms.why)
