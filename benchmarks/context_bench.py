@@ -22,7 +22,9 @@ fit it):
   two hops       the task's links and backlinks, then theirs (breadth first), full text, cut at the budget
 
 Time: build_pack on the --notes vault, per task, after one warm-up call (which builds the term index the
-later calls reuse); the warm-up's own time is reported as "first call".
+later calls reuse); the warm-up's own time is reported as "first call", with the memory the term index takes
+(RSS growth). The same timing runs on benchmarks/vault_gen.py's generic vault of --notes notes (log-normal note
+sizes up to 500 KB, power-law hubs), packing each of its task notes (--no-generic skips it).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import psutil
 import platform
 import statistics
 import sys
@@ -44,8 +47,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
 from company_gen import generate  # noqa: E402
+from vault_gen import generate as generate_generic  # noqa: E402
 
-from vaultzoe.brain.context import build_pack, estimate_tokens, is_private, note_text, redact  # noqa: E402
+from vaultzoe.brain.context import build_pack, estimate_tokens, is_private, note_text, redact, warm  # noqa: E402
 from vaultzoe.vault.index import VaultIndex  # noqa: E402
 
 BUDGETS = (2000, 8000, 32000)
@@ -111,7 +115,8 @@ def direct_links(index: VaultIndex, task: dict, budget: int, private_folders: li
     return cut(index, paths, budget)
 
 
-def two_hops(index: VaultIndex, task: dict, budget: int, private_folders: list[str]) -> Packed:
+def two_hops(index: VaultIndex, task: dict, budget: int, private_folders: list[str], careless: bool = False) -> Packed:
+    """careless=True: the same without the privacy filter (to show what the filter saves)."""
     def neighbours(path: str) -> list[str]:
         outs = [t for _, t in index.resolved_links(path) if t]
         return outs + sorted(index.backlinks(path))
@@ -122,7 +127,8 @@ def two_hops(index: VaultIndex, task: dict, budget: int, private_folders: list[s
         nxt = []
         for path in frontier:
             for other in neighbours(path):
-                if other not in order and allowed(index, other, private_folders, task["path"]):
+                ok = careless and other != task["path"] and other.endswith(".md")
+                if other not in order and (ok or allowed(index, other, private_folders, task["path"])):
                     order.append(other)
                     nxt.append(other)
         frontier = nxt
@@ -169,20 +175,34 @@ def summarize(scores: list[Score], tasks: list[dict]) -> dict:
     }
 
 
-def timing(index: VaultIndex, manifest: dict, budget: int = 8000) -> dict:
-    folders = manifest["private_folders"]
+def timing(index: VaultIndex, tasks: list[str], folders: list[str], budget: int = 8000) -> dict:
+    rss = psutil.Process().memory_info().rss
     t0 = time.perf_counter()
-    build_pack(index, manifest["tasks"][0]["path"], budget, private_folders=folders)
+    build_pack(index, tasks[0], budget, private_folders=folders)
     first = time.perf_counter() - t0
+    grown = (psutil.Process().memory_info().rss - rss) / 2**20
     times = []
     for _ in range(3):
-        for task in manifest["tasks"]:
+        for task in tasks:
             t0 = time.perf_counter()
-            build_pack(index, task["path"], budget, private_folders=folders)
+            build_pack(index, task, budget, private_folders=folders)
             times.append(time.perf_counter() - t0)
     times.sort()
-    return {"first_ms": first * 1000, "median_ms": statistics.median(times) * 1000,
+    return {"first_ms": first * 1000, "median_ms": statistics.median(times) * 1000, "term_index_mb": grown,
             "p95_ms": times[int(0.95 * (len(times) - 1))] * 1000, "max_ms": times[-1] * 1000, "runs": len(times)}
+
+
+def generic_timing(workdir: Path, notes: int) -> dict:
+    root = workdir / f"vault-{notes}-s1"
+    generate_generic(root, notes, seed=1)
+    index = VaultIndex.open(root, cache=False)
+    tasks = [n.path for n in index.tasks()][:60]
+    return timing(index, tasks, []) | {"tasks": len(tasks)}
+
+
+def careless_leaks(index: VaultIndex, manifest: dict, budget: int = 8000) -> int:
+    packs = [two_hops(index, t, budget, [], careless=True).text for t in manifest["tasks"]]
+    return sum(code in text for text in packs for code in manifest["private_codes"])
 
 
 # ---------------------------------------------------------------- report
@@ -194,29 +214,41 @@ def machine() -> str:
             f"load {load[0]:.2f}")
 
 
-def report(results: dict, times: dict, manifest: dict, index_s: float, notes: int) -> str:
+def report(results: dict, times: dict, generic: dict | None, careless: int, manifest: dict, index_s: float,
+           notes: int) -> str:
+    kinds = list(next(iter(results.values()))["by_kind"])
     lines = [
         "## Context packs", "",
         f"Measured by `benchmarks/context_bench.py --notes {notes} --tasks {len(manifest['tasks'])}` on {machine()}.",
         f"Vault: `benchmarks/company_gen.py`, {manifest['notes']} notes (seed {manifest['seed']}); "
         f"{len(manifest['tasks'])} tasks with 7 known facts each; {len(manifest['private_codes'])} private notes; "
         f"{len(manifest['secrets'])} planted secrets. Index built in {index_s:.1f} s.", "",
-        "| method | budget | recall | noise (share of tokens on notes without a fact) | budget used | private leaks | secret leaks |",
+        "| method | budget | recall | noise | budget used | private leaks | secret leaks |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for (method, budget), r in results.items():
         lines.append(f"| {method} | {budget // 1000}k | {r['recall']:.2f} | {r['noise']:.2f} | {r['used']:.2f} | "
                      f"{r['private_leaks']} | {r['secret_leaks']} |")
-    lines += ["", "Recall by where the fact lives (share of tasks whose fact reached the prompt):", "",
-              "| method | budget | " + " | ".join(next(iter(results.values()))["by_kind"]) + " |",
-              "| --- | ---: |" + " ---: |" * len(next(iter(results.values()))["by_kind"])]
+    lines += ["", "recall: share of the task's facts in the rendered pack; noise: share of the tokens used that went "
+                  "to notes holding none of the task's facts; budget used: tokens used / budget.",
+              f"Without the privacy filter the two-hop baseline would leak {careless} private facts at 8k.", "",
+              "Recall by where the fact lives:", "",
+              "| method | budget | " + " | ".join(kinds) + " |", "| --- | ---: |" + " ---: |" * len(kinds)]
     for (method, budget), r in results.items():
         lines.append(f"| {method} | {budget // 1000}k | " + " | ".join(f"{v:.2f}" for v in r["by_kind"].values()) + " |")
-    lines += ["", f"Time to build one pack (8k budget, {manifest['notes']} notes, {times['runs']} builds): "
-                  f"median {times['median_ms']:.1f} ms, p95 {times['p95_ms']:.1f} ms, max {times['max_ms']:.1f} ms; "
-                  f"the first call on a fresh index also builds the term index: {times['first_ms']:.0f} ms.", ""]
-    lines += verdict(results, times)
-    return "\n".join(lines) + "\n"
+    lines += ["", "Time to build one pack (8k budget):", "",
+              "| vault | notes | packs timed | median | p95 | max | first call (builds the term index) | term index RSS |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+              _time_row("company (above)", manifest["notes"], times)]
+    if generic:
+        lines.append(_time_row("generic (`vault_gen.py`)", notes, generic))
+    lines.append("")
+    return "\n".join(lines + verdict(results, times)) + "\n"
+
+
+def _time_row(name: str, notes: int, t: dict) -> str:
+    return (f"| {name} | {notes} | {t['runs']} | {t['median_ms']:.1f} ms | {t['p95_ms']:.1f} ms | {t['max_ms']:.1f} ms "
+            f"| {t['first_ms'] / 1000:.1f} s | {t['term_index_mb']:.0f} MB |")
 
 
 def verdict(results: dict, times: dict) -> list[str]:
@@ -242,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=HERE / "out")
     parser.add_argument("--md-out", type=Path)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--no-generic", action="store_true", help="skip the timing on vault_gen.py's vault")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
     root = args.workdir / f"company-{args.notes}-s{args.seed}"
@@ -249,15 +282,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     index = VaultIndex.open(root, cache=False)
     index_s = time.perf_counter() - t0
-    times = timing(index, manifest)
+    times = timing(index, [t["path"] for t in manifest["tasks"]], manifest["private_folders"])
     results = evaluate(index, manifest)
-    text = report(results, times, manifest, index_s, args.notes)
+    careless = careless_leaks(index, manifest)
+    generic = None if args.no_generic else generic_timing(args.workdir, args.notes)
+    text = report(results, times, generic, careless, manifest, index_s, args.notes)
     print(text)
     if args.md_out:
         args.md_out.write_text(text)
     if args.json_out:
-        args.json_out.write_text(json.dumps({"times": times, "results": {f"{m}@{b}": r for (m, b), r in results.items()}},
-                                            indent=1))
+        data = {"times": times, "generic": generic, "careless_two_hops_leaks": careless,
+                "results": {f"{m}@{b}": r for (m, b), r in results.items()}}
+        args.json_out.write_text(json.dumps(data, indent=1))
     return 0
 
 
