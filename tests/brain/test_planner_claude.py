@@ -223,3 +223,28 @@ def test_make_planner_claude_from_the_environment(stub):
     assert chosen.model == "claude-opus-5-5"
     with pytest.raises(SettingsError, match="VAULTZOE_PLANNER_TIMEOUT"):
         make_planner(resolve_settings({}, {}), {**env, "VAULTZOE_PLANNER_TIMEOUT": "soon"})
+
+
+# ---------------------------------------------------------------- from a real vault to the API
+
+
+def test_vault_context_reaches_the_api_without_private_notes_or_secrets(stub, tmp_path):
+    from tests.brain.test_context import COMPANY, FILLER, TASK
+    from tests.brain.conftest import write_vault
+    from vaultzoe.brain.context import build_pack
+    from vaultzoe.vault.index import VaultIndex
+
+    files = {**FILLER, **COMPANY}
+    files["Customers/Acme Corp.md"] += "\nStaging api_key: sk-ant-api03-STAGINGKEYSTAGINGKEY\npassword: hunter22\n"
+    index = VaultIndex.open(write_vault(tmp_path / "vault", files), cache=False)
+    pack = build_pack(index, TASK, 8000, private_folders=["Personal"])
+    stub.enqueue(plan_reply(), ToolReply(REVIEW_TOOL, {"verdict": "pass", "summary": "ok"}))
+    claude = planner(stub)
+    claude.plan(request(context=pack.render(), context_notes=tuple((i.path, i.tokens) for i in pack.items)))
+    claude.review(ReviewRequest(task=brief(), context=pack.render(), diff="+export()\n"))
+    sent = stub.all_bodies()
+    for fact in ("ACME-FACT-1", "MEETING-FACT-1", "TICKET-FACT-1", "SPEC-FACT-1"):
+        assert fact in sent
+    for leak in ("PRIVATE-1", "PRIVATE-2", "PRIVATE-3", "Acme renewal", "STAGINGKEY", "hunter22", TEST_KEY):
+        assert leak not in sent
+    assert len(stub.message_requests) == 2
