@@ -38,6 +38,7 @@ canvases, as Obsidian's resolvedLinks/unresolvedLinks sums do; `tags` counts dis
 
 from __future__ import annotations
 
+import gc
 import json
 import marshal
 import os
@@ -47,6 +48,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -56,7 +58,7 @@ from .note import Link, Note, Record, note_from_record, parse_record, strip_bom
 
 CACHE_DIR = ".vaultzoe"
 CACHE_FILE = "index.marshal"
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 MAX_NOTE_BYTES = 5 * 1024 * 1024       # larger notes are indexed from their first 5 MB
 PARALLEL_BYTES = 4 * 1024 * 1024        # below this a helper process costs more than it saves
 RACY_NS = 2_000_000_000                 # a file changed this recently may change again within one mtime tick
@@ -65,7 +67,8 @@ _BINARY_PROBE = 8192
 Stat = tuple[int, int]                  # (mtime_ns, size)
 
 _CONFLICT_NAME = re.compile(r"\(.*conflicted copy.*\)|\.sync-conflict-\d{8}-\d{6}", re.I)
-_NUMBERED_COPY = re.compile(r"^(.+) ([2-9]|[1-9][0-9])$")
+_NUMBERED_COPY = re.compile(r"^(.+) [2-9]$")
+_UNTITLED = "untitled"                  # Obsidian itself names new notes "Untitled", "Untitled 1", ...
 _EMPTY_RECORD: Record = ({}, (), (), (), (), (), 0, False)
 _MISS = object()
 
@@ -131,15 +134,16 @@ def _folder(path: str) -> str:
 def conflict_copy(path: str, siblings: set[str]) -> bool:
     """Whether a note is a sync-conflict copy (Obsidian Sync, Dropbox, Syncthing, iCloud "Name 2.md").
 
-    `siblings` are the folded paths of the vault; an iCloud-style "Name 2.md" counts only when
-    "Name.md" sits in the same folder, so a note simply called "Chapter 2.md" is not reported.
+    `siblings` are the folded paths of the vault; an iCloud-style "Name 2.md" (2 to 9) counts only
+    when "Name.md" sits in the same folder, so a lone "Chapter 2.md" is not reported, nor are
+    Obsidian's own "Untitled 2.md" names.
     """
     name = path.rsplit("/", 1)[-1]
     if _CONFLICT_NAME.search(name):
         return True
     stem = name[:-3] if _is_note(name) else name
     m = _NUMBERED_COPY.match(stem)
-    if m is None or not _is_note(name):
+    if m is None or not _is_note(name) or m.group(1).lower() == _UNTITLED:
         return False
     folder = _folder(path)
     original = (folder + "/" if folder else "") + m.group(1) + ".md"
@@ -228,6 +232,17 @@ def _scan_entry(entry: os.DirEntry, rel: str, files: dict, stack: list, seen: se
         warnings.append(f"{path}: not readable ({exc.strerror})")
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _can_fork() -> bool:
     """Forking is safe only on Linux and while this process runs a single thread."""
     return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
@@ -274,7 +289,7 @@ class VaultIndex:
         self._stat: dict[str, Stat] = {}                 # every indexed file
         self._lower: dict[str, str] = {}                 # folded path -> path
         self._by_name: dict[str, list[str]] = {}         # folded file name -> files
-        self._records: dict[str, Record] = {}            # notes and canvases
+        self._records: dict[str, Record | bytes] = {}    # notes and canvases (bytes: still marshalled)
         self._file_warnings: dict[str, tuple[str, ...]] = {}
         self._resolved: dict[str, tuple] = {}            # source -> target per link (None: unresolved)
         self._unresolved_by_key: dict[str, set[str]] = {}  # name key -> sources with an unresolved link on it
@@ -449,7 +464,8 @@ class VaultIndex:
         if path not in self._records:
             return
         self._unlink_source(path)
-        record = self._records.pop(path)
+        record = self._record(path)
+        del self._records[path]
         self._resolved.pop(path, None)
         for tag in record[1]:
             self._discard(self._tags, syntax.tag_key(tag), path)
@@ -457,6 +473,18 @@ class VaultIndex:
             self._discard(self._aliases, _fold(alias), path)
         self._tasks.discard(path)
         self._dirty = True
+
+    def _record(self, path: str) -> Record:
+        """A source's record; records loaded from the cache stay marshalled until first needed."""
+        record = self._records[path]
+        if type(record) is bytes:
+            record = self._records[path] = marshal.loads(record)
+        return record
+
+    def _same(self, path: str, record: Record, warnings: tuple[str, ...]) -> bool:
+        """Whether a fresh parse says what the index already holds for `path`."""
+        return (path in self._records and self._record(path) == record
+                and self._file_warnings.get(path, ()) == warnings)
 
     @staticmethod
     def _discard(mapping: dict[str, set[str]], key: str, path: str) -> None:
@@ -477,7 +505,7 @@ class VaultIndex:
     def _link_source(self, path: str, targets: tuple | None = None) -> None:
         """(Re-)resolve every link of one source (unless `targets` are known) and update the backlinks."""
         self._unlink_source(path)
-        links = self._records[path][2]
+        links = self._record(path)[2]
         if targets is None:
             resolve = self._resolve
             targets = tuple(resolve(_file_part(link[0]), path) for link in links)
@@ -498,7 +526,7 @@ class VaultIndex:
     def _unlink_source(self, path: str) -> None:
         targets = self._resolved.get(path, ())
         if None in targets:
-            for link, target in zip(self._records[path][2], targets):
+            for link, target in zip(self._record(path)[2], targets):
                 if target is None:
                     self._discard(self._unresolved_by_key, _name_key(_file_part(link[0])), path)
         for target in targets:
@@ -620,7 +648,7 @@ class VaultIndex:
             self._remove_file(rel)
             return not is_new
         record, warnings = loaded
-        if not is_new and self._records.get(rel) == record and self._file_warnings.get(rel, ()) == warnings:
+        if not is_new and self._same(rel, record, warnings):
             return False
         self._remove_source(rel)
         self._add_source(rel, record, warnings)
@@ -682,8 +710,9 @@ class VaultIndex:
         return self.root / CACHE_DIR / CACHE_FILE
 
     def _state(self) -> dict[str, Any]:
+        records = {p: r if type(r) is bytes else marshal.dumps(r) for p, r in self._records.items()}
         return {
-            "stat": self._stat, "lower": self._lower, "by_name": self._by_name, "records": self._records,
+            "stat": self._stat, "lower": self._lower, "by_name": self._by_name, "records": records,
             "file_warnings": self._file_warnings, "resolved": self._resolved,
             "unresolved_by_key": self._unresolved_by_key, "backlinks": self._backlinks, "tags": self._tags,
             "aliases": self._aliases, "tasks": self._tasks, "racy": self._racy,
@@ -713,7 +742,9 @@ class VaultIndex:
     def _load_cache(self) -> bool:
         """Start from the cache, then re-read whatever changed since; False when there is no usable cache."""
         try:
-            payload = marshal.loads(self._cache_path().read_bytes())
+            blob = self._cache_path().read_bytes()
+            with _no_gc():                # millions of new containers: the cyclic GC would only slow this
+                payload = marshal.loads(blob)
             usable = (isinstance(payload, dict) and payload.get("version") == CACHE_VERSION
                       and payload.get("python") == list(sys.version_info[:2]))
             state = payload["state"] if usable else None
@@ -757,10 +788,10 @@ class VaultIndex:
             self._track(rel, stat, time.time_ns())
             self._dirty = True
             record = parse_record(text)
-            if self._records.get(rel) != record or self._file_warnings.get(rel, ()) != warnings:
+            if not self._same(rel, record, warnings):
                 self._remove_source(rel)
                 self._add_source(rel, record, warnings)
-        return note_from_record(rel, self._records[rel], text, self._file_warnings.get(rel, ()))
+        return note_from_record(rel, self._record(rel), text, self._file_warnings.get(rel, ()))
 
     def read_text(self, path: str) -> str:
         """The decoded text of a note (BOM dropped), as its Note holds it."""
@@ -787,7 +818,7 @@ class VaultIndex:
         rel = self._known(path)
         if rel is None or rel not in self._records:
             return []
-        return [(Link(*link), target) for link, target in zip(self._records[rel][2], self._resolved[rel])]
+        return [(Link(*link), target) for link, target in zip(self._record(rel)[2], self._resolved[rel])]
 
     def backlinks(self, path: str) -> set[str]:
         """Sources with at least one link resolving to `path`."""
@@ -809,7 +840,7 @@ class VaultIndex:
             if None not in targets:
                 continue
             counts = found.setdefault(source, {})
-            for link, target in zip(self._records[source][2], targets):
+            for link, target in zip(self._record(source)[2], targets):
                 if target is None:
                     name = link[0].split("#", 1)[0]
                     counts[name] = counts.get(name, 0) + 1
@@ -855,11 +886,11 @@ class VaultIndex:
         """Warnings for one note, or for the whole vault ("path: message") when no path is given."""
         if path is not None:
             rel = self._known(path)
-            parsed = self._records[rel][5] if rel in self._records else ()
+            parsed = self._record(rel)[5] if rel in self._records else ()
             return self._file_warnings.get(rel, ()) + parsed if rel else ()
         found = list(self._scan_warnings)
         for rel in sorted(self._records):
-            found.extend(f"{rel}: {w}" for w in self._file_warnings.get(rel, ()) + self._records[rel][5])
+            found.extend(f"{rel}: {w}" for w in self._file_warnings.get(rel, ()) + self._record(rel)[5])
         return tuple(found)
 
     def stats(self) -> dict[str, int]:

@@ -165,7 +165,7 @@ def _frontmatter_links(properties: dict[str, Any], fm_text: str) -> list[LinkRec
 
 def _key_line(fm_text: str, key: str) -> int:
     """File line of a top-level property key (the opening '---' is line 0)."""
-    m = re.search(r"^['\"]?" + re.escape(key) + r"['\"]?[ \t]*:", fm_text, re.M)
+    m = re.compile(r"^['\"]?" + re.escape(key) + r"['\"]?[ \t]*:", re.M).search(fm_text)
     return 1 + (fm_text.count("\n", 0, m.start()) if m else 0)
 
 
@@ -175,16 +175,20 @@ def _parse_body(body: str, first_line: int) -> tuple[list, list[LinkRecord], lis
         body = body.replace("\r\n", "\n").replace("\r", "\n")
     masked = syntax.mask(body)
     wikilinks = syntax.find_wikilinks(masked)
-    wiki_spans = [(s, e) for s, e, *_ in wikilinks]
+    wiki_spans = [(found[0], found[1]) for found in wikilinks]
     mdlinks = syntax.find_markdown_links(masked, wiki_spans)
-    hidden = sorted(wiki_spans + [_destination_span(found) for found in mdlinks])
+    if mdlinks:
+        hidden = sorted(wiki_spans + [_destination_span(found) for found in mdlinks])
+        found_links = sorted(wikilinks + mdlinks) if wikilinks else mdlinks
+    else:
+        hidden, found_links = wiki_spans, wikilinks
     tags = syntax.find_tags(masked, hidden)
-    found_links = sorted(wikilinks + mdlinks) if mdlinks and wikilinks else wikilinks or mdlinks
     headings = syntax.find_headings(masked)
-    lines = _line_numbers(body, [f[0] for f in found_links] + [h[0] for h in headings], first_line)
-    links = [(link, display, intern(body[start:end]), embed, None, lines[start])
-             for start, end, embed, link, display in found_links]
-    heading_records = [(text, level, lines[offset]) for offset, level, text in headings]
+    lines = _lines_at(body, [found[0] for found in found_links], first_line)
+    links = [(link, display, intern(body[start:end]), embed, None, line)
+             for (start, end, embed, link, display), line in zip(found_links, lines)]
+    heading_lines = _lines_at(body, [found[0] for found in headings], first_line)
+    heading_records = [(text, level, line) for (_, level, text), line in zip(headings, heading_lines)]
     return tags, links, heading_records, _inline_task(body, tags)
 
 
@@ -194,14 +198,15 @@ def _destination_span(found: syntax.FoundLink) -> tuple[int, int]:
     return start + embed + len(display) + 2, end
 
 
-def _line_numbers(body: str, offsets: list[int], first_line: int) -> dict[int, int]:
-    """Map each offset to its 0-based file line, counting newlines once in a single sweep."""
-    lines: dict[int, int] = {}
+def _lines_at(body: str, offsets: list[int], first_line: int) -> list[int]:
+    """0-based file lines of sorted offsets, counting newlines once in a single sweep."""
+    lines = []
     line, last = first_line, 0
-    for offset in sorted(set(offsets)):
-        line += body.count("\n", last, offset)
+    count = body.count
+    for offset in offsets:
+        line += count("\n", last, offset)
         last = offset
-        lines[offset] = line
+        lines.append(line)
     return lines
 
 

@@ -493,6 +493,10 @@ def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
     return i >= 0 and spans[i][1] > pos
 
 
+_TAG_SEPARATORS = re.compile(r"[,\s]+")
+_COMMA = re.compile(",")
+
+
 def frontmatter_tags(value: Any) -> list[str]:
     """The `tags` property as Obsidian's parseFrontMatterTags gives it: ["#a", "#b/c"]."""
     return ["#" + t for t in _property_words(value, split_spaces=True)]
@@ -512,7 +516,7 @@ def _property_words(value: Any, *, split_spaces: bool) -> list[str]:
         if item is None or isinstance(item, (dict, list, bool)):
             continue
         text = str(item)
-        pieces = re.split(r"[,\s]+" if split_spaces else r",", text)
+        pieces = (_TAG_SEPARATORS if split_spaces else _COMMA).split(text)
         for piece in pieces:
             piece = piece.strip().lstrip("#") if split_spaces else piece.strip()
             if piece:
