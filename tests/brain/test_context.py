@@ -182,6 +182,14 @@ def test_extras_come_first_redacted_and_capped(tmp_path):
     assert pack.used_tokens <= 2000
 
 
+def test_a_note_passed_as_an_extra_is_not_repeated(tmp_path):
+    index = open_vault(tmp_path)
+    repo_body = index.note("Zoe/Repos/example-app.md").body.strip()
+    pack = pack_of(index, extra=[("Repository example-app", repo_body)])
+    assert pack.render().count("REPO-FACT-1") == 1
+    assert dict(pack.left_out)["Zoe/Repos/example-app.md"] == "given above in full"
+
+
 def test_owned_blocks_are_not_context(tmp_path):
     files = dict(COMPANY)
     files["Specs/CSV spec.md"] += "\n<!-- vaultzoe:status -->\n> [!info] running attempt 2 (STATUS-BLOCK)\n" \

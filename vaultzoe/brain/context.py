@@ -424,6 +424,7 @@ class _Walk:
         self.index, self.task, self.lexicon, self.private_folders = index, task, lexicon, private_folders
         self.cands: dict[str, _Candidate] = {}
         self.blocked: dict[str, str] = {}        # path -> why it may not enter the pack
+        self.given: dict[str, str] = {}          # path -> already in the pack as a given piece (extra)
         self.repo_path: str | None = None
 
     def reach(self, path: str | None, weight: float, why: str) -> bool:
@@ -469,6 +470,15 @@ class _Walk:
                 self.spread(self.index.backlinks(first), W_NEIGHBOUR_BACK, f"links to [[{name}]]")
             base = W_SECOND_OUT if first in links_to_task else W_NEIGHBOUR_OUT
             self.spread(self.outlinks(first), base, f"linked from [[{name}]]")
+
+    def drop_given(self, firsts: Sequence[str], given: Sequence[str]) -> None:
+        """A linked note whose text the caller already passed as an extra (the repo note, say) is not repeated."""
+        for path in firsts:
+            note = self.index.note(path) if given and path in self.cands else None
+            body = redact(_OWNED_BLOCK.sub("", note.body).strip()) if note is not None else ""
+            if body and any(body in piece for piece in given):
+                self.given[path] = "given above in full"
+                del self.cands[path]
 
     def spread(self, paths: Iterable[str], base: float, why: str) -> None:
         """One path of weight base / (1 + ln fanout) to each of a note's neighbours; none through a hub."""
@@ -780,7 +790,9 @@ def build_pack(index: "VaultIndex", task_path: str, budget_tokens: int, *, priva
     lexicon = _lexicon(index)
     weights = key_terms(_task_words(task), task.name, lexicon)
     walk = _Walk(index, task, lexicon, private_folders)
-    walk.neighbours(walk.direct())
+    firsts = walk.direct()
+    walk.neighbours(firsts)
+    walk.drop_given(firsts, [i.text for i in extras])
     walk.shared_tags()
     walk.lexical(weights)
     ranked = _rank(walk.cands, lexicon)
@@ -792,7 +804,7 @@ def build_pack(index: "VaultIndex", task_path: str, budget_tokens: int, *, priva
     kept_paths = {c.path for c in kept}
     weak = [(c.path, f"weak match (score {c.score:.2f})") for c in ranked if c.path not in kept_paths]
     weak = weak[:LEFT_OUT_LISTED]
-    left_out = sorted(walk.blocked.items()) + [(p, "over budget") for p in over] + weak
+    left_out = sorted(walk.blocked.items()) + sorted(walk.given.items()) + [(p, "over budget") for p in over] + weak
     return ContextPack(items=tuple(items), left_out=tuple(left_out), budget=budget, terms=tuple(weights))
 
 
