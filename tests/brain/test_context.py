@@ -158,6 +158,10 @@ def test_budget_is_respected_and_disclosure_is_progressive(tmp_path):
     assert "Opening hours" not in customer.text.split("Sections:")[1].split("\n", 1)[1][:200]
     big = {i.path: i for i in pack_of(index, 32000).items}
     assert big["Customers/Acme Corp.md"].mode == "full"
+    customer_tokens = big["Customers/Acme Corp.md"].tokens
+    assert 0.45 * 8000 < customer_tokens < 8000 * 0.9          # over the one-note cap of an 8k pack...
+    medium = {i.path: i for i in pack_of(index, 8000).items}
+    assert medium["Customers/Acme Corp.md"].mode == "full"      # ...but taken whole: the budget had room
 
 
 def test_names_only_for_what_does_not_fit(tmp_path):

@@ -505,10 +505,12 @@ class _Walk:
                 pool.update(posting)
         pool.difference_update(self.cands)
         pool.discard(self.task.path)
-        scored = [(scorer.score(p), p) for p in pool if scorer.matched(p) >= 2]
-        for score, path in heapq.nlargest(LEXICAL_CANDIDATES, scored):
-            if self.allowed(path):
+        scored = [(scorer.score(p), p) for p in pool if scorer.matched(p) >= 2 and not p.startswith(ZOE_DIR + "/")]
+        added = 0
+        for score, path in heapq.nlargest(2 * LEXICAL_CANDIDATES, scored):
+            if added < LEXICAL_CANDIDATES and self.allowed(path):
                 self.cands[path] = _Candidate(path, lexical=score)
+                added += 1
 
 
 # ---------------------------------------------------------------- recency
@@ -689,8 +691,8 @@ def _fit(options: list[_Forms], budget: int) -> tuple[dict[str, Mode], list[str]
         _, rank, target, exact = heapq.heappop(heap)
         forms = options[rank]
         have = forms.tokens(modes[forms.path]) if forms.path in modes else 0
-        if target == "full" and forms.full_estimate - have > min(full_cap, left):
-            continue                                 # too long to take whole, or no room left for it
+        if target == "full" and (forms.full_estimate > full_cap or forms.full_estimate - have > left):
+            continue                                 # too long to take whole (for now), or no room left for it
         if not exact and target == "summary" and min(forms.full_estimate, 2 * MIN_USEFUL_TOKENS) > left:
             continue                                 # not even a short summary would fit: do not read it
         if not exact:                                # read the note, then queue it again at its true price
@@ -706,7 +708,21 @@ def _fit(options: list[_Forms], budget: int) -> tuple[dict[str, Mode], list[str]
         if modes[forms.path] == "summary":
             est = forms.full_estimate - forms.tokens("summary")
             heapq.heappush(heap, (-_priority(forms, "full", est), rank, "full", False))
+    left = _whole_with_the_rest(options, modes, left)
     return _names(options, modes, left + names_room)
+
+
+def _whole_with_the_rest(options: list[_Forms], modes: dict[str, Mode], left: int) -> int:
+    """Long notes held to a summary by the one-note cap get their full text when the budget would go unspent."""
+    for forms in options:
+        if modes.get(forms.path) == "summary":
+            delta = forms.full_estimate - forms.tokens("summary")
+            if delta <= left and forms.text("full") is not None:
+                delta = forms.tokens("full") - forms.tokens("summary")
+                if delta <= left:
+                    modes[forms.path] = "full"
+                    left -= delta
+    return left
 
 
 def _names(options: list[_Forms], modes: dict[str, Mode], left: int) -> tuple[dict[str, Mode], list[str]]:
