@@ -93,7 +93,7 @@ def _construct_mapping(loader: Any, node: Any) -> Any:
     mapping: dict = {}
     yield mapping
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _key_text(loader.construct_object(key_node, deep=True))    # JavaScript keys are strings
         if key in mapping:
             raise DuplicateKey(f"duplicated mapping key {key!r} (line {key_node.start_mark.line + 1})")
         mapping[key] = loader.construct_object(value_node, deep=True)
@@ -229,7 +229,7 @@ def load_properties(source: str) -> tuple[dict[str, Any], str | None]:
         return {}, None
     if not isinstance(data, dict):
         return {}, f"frontmatter is a {type(data).__name__}, not a set of properties"
-    return {_key_text(k): v for k, v in data.items()}, None
+    return data, None
 
 
 def _one_line(exc: Exception) -> str:
