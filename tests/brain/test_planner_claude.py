@@ -65,6 +65,14 @@ def test_plan_log_summarises_request_and_reply_without_the_key(stub):
     assert "cache_write=" in log and TEST_KEY not in log and TEST_KEY not in stub.all_bodies()
 
 
+def test_a_retry_leads_with_the_fix_even_when_claude_gives_no_diagnosis(stub):
+    stub.enqueue(plan_reply(diagnosis=""))
+    plan = planner(stub).plan(request(attempt=2, previous=(failed_attempt(1),), task=brief(steer="Only fix the test.")))
+    assert plan.prompt.startswith("## Steer from the human (follow this first)\n\nOnly fix the test.")
+    went_wrong = plan.prompt.split("## What went wrong last time\n\n")[1]
+    assert went_wrong.startswith("- The checks failed (first: `FAILED tests/test_export.py::test_delimiter")
+
+
 def test_streaming_mode_reads_the_sse_reply(stub):
     stub.enqueue(plan_reply())
     plan = planner(stub, stream=True).plan(request())
@@ -85,6 +93,7 @@ def test_failure_diagnosis_changes_the_next_request_and_leads_the_prompt(stub):
     assert "The customer wanted semicolons, not commas." in two
     assert retry.prompt != first.prompt
     assert retry.prompt.startswith("## What went wrong last time\n\nThe test expects ';' but the code wrote ','.")
+    assert "### The human's feedback\n\nThe customer wanted semicolons, not commas." in retry.prompt
     assert "cache_read=0" not in retry.log[1]          # the stable context was cached by the first call
 
 

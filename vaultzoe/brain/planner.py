@@ -94,9 +94,9 @@ def _best_by_stats(table: Mapping[str, AgentStats], available: Sequence[str], ki
 
 
 def tail(text: str, lines: int, chars: int) -> str:
-    """The last `lines` lines of text, at most `chars` characters, redacted."""
-    kept = "\n".join(text.rstrip().splitlines()[-lines:])
-    return redact(kept[-chars:])
+    """The last `lines` lines of text, at most `chars` characters, redacted (before the cut, so no half secret)."""
+    kept = redact("\n".join(text.rstrip().splitlines()[-lines:]))
+    return kept[-chars:]
 
 
 def diagnose(evidence: AttemptEvidence, feedback: str = "") -> list[str]:
@@ -569,16 +569,21 @@ def _pick(reply: _PlanReply, request: PlanRequest, routed: str, routed_reason: s
 
 
 def _claude_prompt(reply: _PlanReply, request: PlanRequest) -> str:
-    """Claude's prompt with the diagnosis on top (on a retry) and vaultzoe's non-negotiables below."""
-    parts = []
-    if request.previous and reply.diagnosis.strip():
-        parts.append(f"## What went wrong last time\n\n{redact(reply.diagnosis.strip())}")
+    """Claude's prompt, led by the human's steer and (on a retry) the diagnosis and the human's feedback in their
+    own words; vaultzoe's non-negotiables follow it."""
+    parts = [_steer(request.task)]
+    if request.previous:
+        last = request.previous[-1]
+        diagnosis = reply.diagnosis.strip() or "\n".join(f"- {line}" for line in diagnose(last, request.task.feedback))
+        parts.append(f"## What went wrong last time\n\n{redact(diagnosis)}")
+        if request.task.feedback.strip():
+            parts.append(f"### The human's feedback\n\n{redact(request.task.feedback.strip())}")
     parts.append(redact(reply.prompt.strip()))
     files = [f.strip() for f in reply.focus_files if f.strip()]
     if files:
         parts.append("## Files to read first\n\n" + "\n".join(f"- `{redact(f)}`" for f in files))
     parts += [_repository(request), _constraints(request), _definition_of_done(request)]
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 # ---------------------------------------------------------------- choosing a planner
