@@ -147,7 +147,8 @@ def link(path: str) -> str:
     return f"[[{name_of(path)}]]"
 
 
-def topic_sentence(v: Vault, customer: str, topic: int, detail: str | None = None, prefix: str = "ref") -> tuple[str, str]:
+def topic_sentence(v: Vault, customer: str, topic: int, detail: str | None = None,
+                   prefix: str = "ref") -> tuple[str, str]:
     code = v.code()
     text = v.rng.choice(FACT_TEMPLATES).format(customer=customer, topic=TOPICS[topic][0],
                                                detail=detail or v.rng.choice(DETAILS), code=code)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import psutil
 import platform
 import statistics
 import sys
@@ -40,6 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import psutil
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -49,7 +50,7 @@ sys.path.insert(0, str(HERE))
 from company_gen import generate  # noqa: E402
 from vault_gen import generate as generate_generic  # noqa: E402
 
-from vaultzoe.brain.context import build_pack, estimate_tokens, is_private, note_text, redact, warm  # noqa: E402
+from vaultzoe.brain.context import build_pack, estimate_tokens, is_private, note_text, redact  # noqa: E402
 from vaultzoe.vault.index import VaultIndex  # noqa: E402
 
 BUDGETS = (2000, 8000, 32000)
@@ -235,9 +236,11 @@ def report(results: dict, times: dict, generic: dict | None, careless: int, mani
               "Recall by where the fact lives:", "",
               "| method | budget | " + " | ".join(kinds) + " |", "| --- | ---: |" + " ---: |" * len(kinds)]
     for (method, budget), r in results.items():
-        lines.append(f"| {method} | {budget // 1000}k | " + " | ".join(f"{v:.2f}" for v in r["by_kind"].values()) + " |")
+        cells = " | ".join(f"{v:.2f}" for v in r["by_kind"].values())
+        lines.append(f"| {method} | {budget // 1000}k | {cells} |")
     lines += ["", "Time to build one pack (8k budget):", "",
-              "| vault | notes | packs timed | median | p95 | max | first call (builds the term index) | term index RSS |",
+              "| vault | notes | packs timed | median | p95 | max | first call (builds the term index) "
+              "| term index RSS |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
               _time_row("company (above)", manifest["notes"], times)]
     if generic:

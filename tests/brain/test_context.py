@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.brain.conftest import write_vault
-from vaultzoe.brain.context import (ContextPack, build_pack, estimate_tokens, is_private, key_terms, note_changed,
-                                    redact)
 from vaultzoe.brain import context
+from vaultzoe.brain.context import ContextPack, build_pack, estimate_tokens, is_private, key_terms, note_changed, redact
 from vaultzoe.errors import VaultError
 from vaultzoe.vault.index import VaultIndex
 from vaultzoe.vault.note import Note
@@ -65,12 +64,16 @@ With [[Acme Corp]]. We set up their shop accounts and talked about opening hours
 """,
     "Support/Ticket 17.md": "# Ticket 17\n\nAcme says the invoice CSV export must use ISO dates (TICKET-FACT-1).\n",
     "Reading/Sourdough.md": "# Sourdough\n\nHydration and starters, nothing about software (DISTRACTOR-2).\n",
-    "Acme renewal.md": "---\nprivate: true\n---\n# Acme renewal\n\nWe will raise Acme's CSV export price by 30% (PRIVATE-1).\n",
-    "Meetings/2025-02-01 Acme 1-1.md": "# 1:1 #private\n\nAbout [[Acme Corp]] invoice CSV export margins (PRIVATE-2).\n",
+    "Acme renewal.md": "---\nprivate: true\n---\n# Acme renewal\n\nWe will raise Acme's CSV export price by 30% "
+                       "(PRIVATE-1).\n",
+    "Meetings/2025-02-01 Acme 1-1.md": "# 1:1 #private\n\nAbout [[Acme Corp]] invoice CSV export margins "
+                                       "(PRIVATE-2).\n",
     "Personal/Acme thoughts.md": "# Thoughts\n\nAcme invoice CSV export is a pain (PRIVATE-3).\n",
-    "Zoe/Repos/example-app.md": "---\npath: ../app\n---\n# example-app\n\nExports live in app/exports/ (REPO-FACT-1).\n",
+    "Zoe/Repos/example-app.md": "---\npath: ../app\n---\n# example-app\n\nExports live in app/exports/ "
+                                "(REPO-FACT-1).\n",
     "Zoe/Repos/other-app.md": "---\npath: ../other\n---\n# other-app\n\nUnrelated (OTHER-REPO).\n",
-    "Zoe/Attempts/CSV export 1.md": "---\ntask: \"[[CSV export]]\"\n---\n# Attempt 1\n\nACME invoice CSV (ATTEMPT-NOTE).\n",
+    "Zoe/Attempts/CSV export 1.md": "---\ntask: \"[[CSV export]]\"\n---\n# Attempt 1\n\nACME invoice CSV "
+                                    "(ATTEMPT-NOTE).\n",
     "Specs/CSV spec.md": "# CSV spec\n\nFor [[CSV export]]: the file name is invoices-YYYY-MM.csv (SPEC-FACT-1).\n",
 }
 

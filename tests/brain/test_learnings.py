@@ -11,7 +11,8 @@ HUMAN = "# Learnings: ui\n\nUse the design system's Button, never raw <button>.\
 
 def outcome(task: str = "t1", attempt: int = 1, agent: str = "claude", model: str | None = "claude-sonnet-5-5",
             **kw: object) -> Outcome:
-    return Outcome(task_id=task, task_path=f"Tasks/{task}.md", attempt=attempt, agent=agent, model=model, **kw)  # type: ignore[arg-type]
+    return Outcome(task_id=task, task_path=f"Tasks/{task}.md", attempt=attempt, agent=agent, model=model,
+                   **kw)  # type: ignore[arg-type]
 
 
 def test_record_counts_per_agent_and_model():
@@ -61,7 +62,7 @@ def test_table_is_the_baseline_when_the_hidden_data_is_deleted():
     text = record(HUMAN, outcome("t1", 1, merged=True, cost_usd=2.0, duration_s=90))
     text = record(text, outcome("t2", 1))
     block = get_block(text, "stats")
-    stripped = replace_block(text, "stats", "\n".join(l for l in block.splitlines() if "stats-data" not in l))
+    stripped = replace_block(text, "stats", "\n".join(ln for ln in block.splitlines() if "stats-data" not in ln))
     s = stats(stripped)["claude/claude-sonnet-5-5"]
     assert (s.tasks, s.attempts, s.merges, s.median_cost, s.median_duration) == (2, 2, 1, 2.0, 90)
     again = stats(record(stripped, outcome("t3", 1, merged=True)))["claude/claude-sonnet-5-5"]

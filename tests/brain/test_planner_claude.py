@@ -27,7 +27,8 @@ def plan_reply(prompt: str = "Add a CSV button; Acme wants semicolons.", **kw: o
 
 def planner(stub, **kw: object) -> ClaudePlanner:
     retries = int(kw.pop("max_retries", 2))  # type: ignore[arg-type]
-    return ClaudePlanner("claude-sonnet-5-5", client=client_for(stub, max_retries=retries), **kw)  # type: ignore[arg-type]
+    client = client_for(stub, max_retries=retries)
+    return ClaudePlanner("claude-sonnet-5-5", client=client, **kw)  # type: ignore[arg-type]
 
 
 def user_text(body: dict) -> str:
@@ -200,7 +201,8 @@ def test_review_verdict_by_tool_use(stub):
 def test_review_falls_back_to_skipped_with_the_reason(stub):
     stub.default = overloaded(retry_after_ms=FAST)
     review = planner(stub).review(review_request())
-    assert review.verdict == "skipped" and review.summary.startswith("Claude review unavailable (API overloaded after 3")
+    assert review.verdict == "skipped"
+    assert review.summary.startswith("Claude review unavailable (API overloaded after 3")
 
 
 def test_review_redacts_the_diff_and_cuts_huge_ones(stub):
@@ -238,8 +240,8 @@ def test_make_planner_claude_from_the_environment(stub):
 
 
 def test_vault_context_reaches_the_api_without_private_notes_or_secrets(stub, tmp_path):
-    from tests.brain.test_context import COMPANY, FILLER, TASK
     from tests.brain.conftest import write_vault
+    from tests.brain.test_context import COMPANY, FILLER, TASK
     from vaultzoe.brain.context import build_pack
     from vaultzoe.vault.index import VaultIndex
 

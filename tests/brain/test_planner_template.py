@@ -34,7 +34,8 @@ def test_retry_leads_with_what_went_wrong():
     first = TemplatePlanner().plan(request()).prompt
     retry = TemplatePlanner().plan(request(attempt=2, previous=(failed_attempt(1),))).prompt
     assert retry != first
-    assert retry.splitlines()[0] == "# Task: CSV export for invoices (attempt 2: fix what went wrong in attempt 1 first)"
+    first_line = "# Task: CSV export for invoices (attempt 2: fix what went wrong in attempt 1 first)"
+    assert retry.splitlines()[0] == first_line
     assert sections(retry)[0] == "What went wrong last time"
     assert retry.index("What went wrong") < retry.index("## Goal")
     assert "exit code 1" in retry
@@ -156,7 +157,8 @@ def test_diagnose_without_evidence_still_says_something():
 
 
 def test_diagnose_no_commits_and_crash():
-    ev = AttemptEvidence(attempt=1, agent="x", exit_code=3, outcome="no commits", log_tail="Traceback...\nKeyError: 'x'")
+    ev = AttemptEvidence(attempt=1, agent="x", exit_code=3, outcome="no commits",
+                         log_tail="Traceback...\nKeyError: 'x'")
     text = "\n".join(diagnose(ev))
     assert "commit your changes" in text and "exited with code 3" in text and "KeyError" in text
 

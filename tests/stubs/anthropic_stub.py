@@ -100,7 +100,7 @@ class AnthropicStub:
 
     # -- lifecycle
 
-    def __enter__(self) -> "AnthropicStub":
+    def __enter__(self) -> AnthropicStub:
         self.start()
         return self
 
@@ -277,7 +277,8 @@ def _message(stub: AnthropicStub, body: dict[str, Any], reply: Reply) -> dict[st
         content.append({"type": "text", "text": reply.text})
         stop, out = reply.stop_reason, reply.output_tokens
     cache = stub._cache_usage(body)
-    uncached = max(len(json.dumps(body)) // 4 - cache["cache_creation_input_tokens"] - cache["cache_read_input_tokens"], 1)
+    cached = cache["cache_creation_input_tokens"] + cache["cache_read_input_tokens"]
+    uncached = max(len(json.dumps(body)) // 4 - cached, 1)
     return {"id": f"msg_stub_{next(_ids)}", "type": "message", "role": "assistant",
             "model": body.get("model") or stub.model, "content": content, "stop_reason": stop,
             "stop_sequence": None, "usage": {"input_tokens": uncached, "output_tokens": out, **cache}}

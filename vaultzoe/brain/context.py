@@ -32,9 +32,10 @@ import math
 import re
 import sys
 import weakref
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import VaultError
 from ..settings import REPOS_DIR, ZOE_DIR
@@ -154,12 +155,12 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def is_private(note: "Note", private_folders: Sequence[str] = ()) -> bool:
+def is_private(note: Note, private_folders: Sequence[str] = ()) -> bool:
     """`private: true`, a #private tag (or #private/...), or a path under one of private_folders."""
     return (_marked_private(note) or _private_folder(note.path, private_folders)) is not None
 
 
-def _marked_private(note: "Note") -> str | None:
+def _marked_private(note: Note) -> str | None:
     flag = note.frontmatter.get("private") if isinstance(note.frontmatter, dict) else None
     if flag is True or flag == 1 or (isinstance(flag, str) and flag.strip().lower() in _TRUE_STRINGS):
         return "private: true"
@@ -177,7 +178,7 @@ def _private_folder(path: str, private_folders: Sequence[str]) -> str | None:
     return None
 
 
-def note_text(note: "Note") -> str:
+def note_text(note: Note) -> str:
     """The note's text without vaultzoe's owned blocks (status callouts of other tasks are noise)."""
     return _OWNED_BLOCK.sub("", note.text).strip()
 
@@ -217,7 +218,7 @@ class _Doc:
     is_task: bool = False
 
 
-def _doc(note: "Note") -> _Doc:
+def _doc(note: Note) -> _Doc:
     text = note_text(note)
     words = terms_of(text)
     terms = tuple(sorted({sys.intern(w) for w in words + terms_of(note.name)}))   # a title often says it all
@@ -236,7 +237,7 @@ class _Lexicon:
         self.total_len = 0
         self.files: list[str] = []                 # the index's file list at the last sync
 
-    def sync(self, index: "VaultIndex") -> None:
+    def sync(self, index: VaultIndex) -> None:
         """Add notes new to the index, drop the ones gone (cheap when nothing came or went: one list compare)."""
         if not self.docs:
             for note in index.notes():               # the first time: one pass over every note
@@ -251,14 +252,14 @@ class _Lexicon:
         for path in paths.difference(self.docs):
             self.load(index, path)
 
-    def load(self, index: "VaultIndex", path: str) -> _Doc | None:
+    def load(self, index: VaultIndex, path: str) -> _Doc | None:
         note = index.note(path)
         if note is None:
             self.drop(path)
             return None
         return self.put(note)
 
-    def put(self, note: "Note") -> _Doc:
+    def put(self, note: Note) -> _Doc:
         old = self.docs.get(note.path)
         if old is not None and old.digest == hash(note.text):
             return old
@@ -304,10 +305,10 @@ class _Lexicon:
         return self.total_len / len(self.docs) if self.docs else 1.0
 
 
-_LEXICONS: "weakref.WeakKeyDictionary[Any, _Lexicon]" = weakref.WeakKeyDictionary()
+_LEXICONS: weakref.WeakKeyDictionary[Any, _Lexicon] = weakref.WeakKeyDictionary()
 
 
-def _lexicon(index: "VaultIndex", sync: bool = True) -> _Lexicon:
+def _lexicon(index: VaultIndex, sync: bool = True) -> _Lexicon:
     lexicon = _LEXICONS.get(index)
     if lexicon is None:
         lexicon = _LEXICONS[index] = _Lexicon()
@@ -316,12 +317,12 @@ def _lexicon(index: "VaultIndex", sync: bool = True) -> _Lexicon:
     return lexicon
 
 
-def warm(index: "VaultIndex") -> None:
+def warm(index: VaultIndex) -> None:
     """Build the term index now (it reads every note once), so the first pack is as fast as the rest."""
     _lexicon(index)
 
 
-def note_changed(index: "VaultIndex", paths: Iterable[str]) -> None:
+def note_changed(index: VaultIndex, paths: Iterable[str]) -> None:
     """Re-read these notes into the term index (pass what index.refresh() or the watcher reported)."""
     lexicon = _lexicon(index, sync=False)
     if lexicon.docs:                                 # not built yet: the first pack reads everything anyway
@@ -420,7 +421,7 @@ def _direct_reason(link: Any) -> tuple[float, str]:
 class _Walk:
     """The link walk around one task note: which notes are reachable, by which paths; which may not enter."""
 
-    def __init__(self, index: "VaultIndex", task: "Note", lexicon: _Lexicon, private_folders: Sequence[str]):
+    def __init__(self, index: VaultIndex, task: Note, lexicon: _Lexicon, private_folders: Sequence[str]):
         self.index, self.task, self.lexicon, self.private_folders = index, task, lexicon, private_folders
         self.cands: dict[str, _Candidate] = {}
         self.blocked: dict[str, str] = {}        # path -> why it may not enter the pack
@@ -516,7 +517,7 @@ class _Walk:
 # ---------------------------------------------------------------- recency
 
 
-def _note_day(note: "Note") -> int | None:
+def _note_day(note: Note) -> int | None:
     fm = note.frontmatter if isinstance(note.frontmatter, dict) else {}
     for key in _DATE_KEYS:
         day = _as_day(fm.get(key))
@@ -581,7 +582,7 @@ def _first_paragraph(body: str) -> str:
     return ""
 
 
-def summarize(note: "Note", body: str, weights: dict[str, float]) -> str:
+def summarize(note: Note, body: str, weights: dict[str, float]) -> str:
     """Headings, the first paragraph, and the sentences that use the task's key terms (best first, kept in order)."""
     parts = []
     headings = [h.text for h in note.headings if h.level > 1][:8]
@@ -619,7 +620,7 @@ def _matching_sentences(body: str, weights: dict[str, float], limit: int, skip: 
 class _Forms:
     """A candidate's forms for the prompt: its name line, then (read only when bought) summary and full text."""
 
-    def __init__(self, cand: _Candidate, doc: _Doc, build: "_Build") -> None:
+    def __init__(self, cand: _Candidate, doc: _Doc, build: _Build) -> None:
         self.build = build
         self.path, self.score, self.why = cand.path, cand.score, cand.why
         name = _note_name(cand.path)
@@ -627,7 +628,7 @@ class _Forms:
         self.name = f"- {name}: {cand.why}\n"
         self.full_estimate = estimate_tokens(self.header) + (doc.chars + 3) // 4 + 1
         self._body: str | None = None
-        self._note: "Note | None" = None
+        self._note: Note | None = None
         self._texts: dict[str, str] = {}
 
     def _read(self) -> str | None:
@@ -663,7 +664,7 @@ class _Forms:
         return estimate_tokens(self.text(mode) or "")
 
 
-def _mask_links(text: str, note: "Note", build: "_Build") -> str:
+def _mask_links(text: str, note: Note, build: _Build) -> str:
     """Links to private or internal notes become "[private note]" so not even their names leak."""
     low = text.lower()
     if not any(name in low for name in build.hidden_names()):
@@ -776,7 +777,7 @@ def _cut(chunk: str, tokens: int) -> str:
 class _Build:
     """The state of one build_pack call (the index, the term index, the walk, the notes read)."""
 
-    index: "VaultIndex"
+    index: VaultIndex
     lexicon: _Lexicon
     walk: _Walk
     weights: dict[str, float]
@@ -785,7 +786,7 @@ class _Build:
         names = [_note_name(p).lower() for p in self.walk.blocked]
         return names + [n.replace(" ", "%20") for n in names if " " in n]
 
-    def read(self, path: str) -> "Note | None":
+    def read(self, path: str) -> Note | None:
         note = self.index.note(path)
         if note is None:
             self.lexicon.drop(path)
@@ -794,7 +795,7 @@ class _Build:
         return note
 
 
-def build_pack(index: "VaultIndex", task_path: str, budget_tokens: int, *, private_folders: Sequence[str] = (),
+def build_pack(index: VaultIndex, task_path: str, budget_tokens: int, *, private_folders: Sequence[str] = (),
                extra: Sequence[tuple[str, str]] = ()) -> ContextPack:
     """The context for one task: the most relevant vault notes inside budget_tokens, redacted, private ones left out."""
     task = index.note(task_path)
@@ -824,7 +825,7 @@ def build_pack(index: "VaultIndex", task_path: str, budget_tokens: int, *, priva
     return ContextPack(items=tuple(items), left_out=tuple(left_out), budget=budget, terms=tuple(weights))
 
 
-def _task_words(task: "Note") -> str:
+def _task_words(task: Note) -> str:
     """What the task is about: its body and the names it links to in its properties (customer, project).
 
     Frontmatter keys and values (status, tags, agent) describe the workflow, not the work; the repo is the

@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..vault.edit import get_block, replace_block
 from .redact import redact
@@ -100,7 +101,7 @@ class AgentStats:
         return self.merges / self.tasks if self.tasks else 0.0
 
 
-def kind_of(note: "Note") -> str:
+def kind_of(note: Note) -> str:
     """`kind:` or the nested tag #task/<kind>, else "general" (lower-case)."""
     kind = note.frontmatter.get("kind") if isinstance(note.frontmatter, dict) else None
     if isinstance(kind, str) and kind.strip():

@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 import re
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import PlannerError, SettingsError
-from ..protocols import AttemptEvidence, Plan, PlanRequest, Planner, Review, ReviewRequest, TaskBrief
+from ..protocols import AttemptEvidence, Plan, Planner, PlanRequest, Review, ReviewRequest, TaskBrief
 from .learnings import AgentStats, lessons, stats
 from .redact import redact
 
@@ -43,7 +44,7 @@ _NOT_SECTIONS = {"goal", "goals", "what", "problem", "acceptance criteria", "acc
 
 def route(task: TaskBrief, requested: str, routes: Sequence[str], default: str, available: Sequence[str],
           stats: Mapping[str, AgentStats] | None = None) -> tuple[str, str]:
-    """Which agent runs the task, and why in one line: explicit choice, then routes, then learned stats, then default."""
+    """Which agent runs the task and why (one line): explicit choice, routes, learned stats, else the default."""
     wanted = (requested or "auto").strip()
     if wanted.lower() != "auto":
         return wanted, f"the task asks for `agent: {wanted}`"

@@ -6,8 +6,8 @@ Every request is kept, so a test can assert on what the orchestrator asked for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 from ..brain.planner import TemplatePlanner
 from ..protocols import Plan, PlanRequest, Review, ReviewRequest
