@@ -47,10 +47,11 @@ import sys
 import threading
 import time
 import unicodedata
+import zlib
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..errors import PathOutsideVault, VaultError
 from . import syntax
@@ -58,7 +59,7 @@ from .note import Link, Note, Record, note_from_record, parse_record, strip_bom
 
 CACHE_DIR = ".vaultzoe"
 CACHE_FILE = "index.marshal"
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 MAX_NOTE_BYTES = 5 * 1024 * 1024       # larger notes are indexed from their first 5 MB
 PARALLEL_BYTES = 4 * 1024 * 1024        # below this a helper process costs more than it saves
 RACY_NS = 2_000_000_000                 # a file changed this recently may change again within one mtime tick
@@ -243,6 +244,14 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _racy(stat: Stat, now: int) -> bool:
+    return now - stat[0] < RACY_NS
+
+
+def _digest(data: bytes) -> int:
+    return zlib.crc32(data)
+
+
 def _can_fork() -> bool:
     """Forking is safe only on Linux and while this process runs a single thread."""
     return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
@@ -297,7 +306,7 @@ class VaultIndex:
         self._tags: dict[str, set[str]] = {}             # tag key -> notes
         self._aliases: dict[str, set[str]] = {}          # folded alias -> notes
         self._tasks: set[str] = set()
-        self._racy: set[str] = set()                     # re-read on refresh (changed within RACY_NS)
+        self._racy: dict[str, int] = {}                  # changed within RACY_NS -> crc32; re-read on refresh
         self._scan_warnings: list[str] = []
         self._conflicts: set[str] | None = None          # computed lazily; reset when files come or go
         self._memo: dict[str, tuple] = {}                # link target -> how it resolves (see _rule)
@@ -321,12 +330,13 @@ class VaultIndex:
         for path, stat in files.items():
             self._add_file(path, stat)
         sources = [p for p in files if _is_note(p) or _is_canvas(p)]
-        now = time.time_ns()
-        for path, stat, record, warnings, targets in self._parse_all(sources, files):
+        for path, stat, record, warnings, targets, digest in self._parse_all(sources, files):
             if stat is None:
                 self._remove_file(path)
                 continue
-            self._track(path, stat, now)
+            self._stat[path] = stat
+            if digest is not None:
+                self._racy[path] = digest
             self._add_source(path, record, warnings, targets)
         self._memo.clear()
 
@@ -339,21 +349,23 @@ class VaultIndex:
         return self._parse_forked(theirs, ours)
 
     def _parse_slice(self, paths: list[str]) -> list[tuple]:
-        """[(path, stat | None when gone, record, warnings, resolved targets)] for some sources."""
+        """[(path, stat | None when gone, record, warnings, resolved targets, racy digest)] for some sources."""
         out = []
         root = str(self.root)
+        now = time.time_ns()
         for path in paths:
             try:
                 data, stat = _read(os.path.join(root, path))
             except FileNotFoundError:
-                out.append((path, None, None, None, None))
+                out.append((path, None, None, None, None, None))
                 continue
             except OSError as exc:
-                out.append((path, self._stat[path], _EMPTY_RECORD, (f"not readable ({exc.strerror})",), ()))
+                warning = (f"not readable ({exc.strerror})",)
+                out.append((path, self._stat[path], _EMPTY_RECORD, warning, (), None))
                 continue
             record, warnings = _parse_file(path, data)
             targets = tuple(self._resolve(_file_part(link[0]), path) for link in record[2])
-            out.append((path, stat, record, warnings, targets))
+            out.append((path, stat, record, warnings, targets, _digest(data) if _racy(stat, now) else None))
         return out
 
     def _parse_forked(self, theirs: list[str], ours: list[str]) -> list[tuple]:
@@ -384,24 +396,34 @@ class VaultIndex:
             theirs_results = self._parse_slice(theirs)
         return results + theirs_results
 
-    def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...]] | None:
-        """Read and parse one file, refreshing its stat; None when it vanished."""
+    def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...], bool] | None:
+        """Read and parse one file: (record, warnings, whether its bytes changed); None when it vanished."""
         try:
             data, stat = _read(os.path.join(self.root, path))
         except FileNotFoundError:
             return None
         except OSError as exc:
-            return _EMPTY_RECORD, (f"not readable ({exc.strerror})",)
-        self._track(path, stat, now)
-        return _parse_file(path, data)
+            return _EMPTY_RECORD, (f"not readable ({exc.strerror})",), True
+        changed = self._track(path, stat, now, data)
+        return (*_parse_file(path, data), changed)
 
-    def _track(self, path: str, stat: Stat, now: int) -> None:
-        """Remember the stat a file was read at, and whether it is too fresh to trust (racy)."""
+    def _track(self, path: str, stat: Stat, now: int, data: bytes) -> bool:
+        """Remember the stat (and for a racy file a digest) a file was read at; True when its bytes changed.
+
+        A file written twice within one mtime tick keeps its stat; so while a file is that fresh
+        ("racy", as git calls it) a digest of its bytes decides instead.
+        """
+        old_stat = self._stat.get(path)
+        old_digest = self._racy.pop(path, None)
         self._stat[path] = stat
-        if now - stat[0] < RACY_NS:
-            self._racy.add(path)
-        else:
-            self._racy.discard(path)
+        fresh = _racy(stat, now)
+        digest = _digest(data) if fresh or old_digest is not None else None
+        if fresh:
+            self._racy[path] = digest              # type: ignore[assignment]
+        changed = old_stat != stat or (old_digest is not None and digest != old_digest)
+        if changed or fresh or old_digest is not None:
+            self._dirty = True
+        return changed
 
     # ------------------------------------------------------------ files and their names
 
@@ -415,11 +437,13 @@ class VaultIndex:
         self._file_set_changed(_name_key(path))
 
     def _remove_file(self, path: str) -> None:
-        if self._stat.pop(path, None) is None:
+        if path not in self._stat:
             return
-        self._racy.discard(path)
-        self._file_warnings.pop(path, None)
+        linked_from = set(self._backlinks.get(path, ()))
         self._remove_source(path)
+        del self._stat[path]
+        self._racy.pop(path, None)
+        self._file_warnings.pop(path, None)
         self._lower.pop(_fold(path), None)
         name = _fold(path.rsplit("/", 1)[-1])
         holders = self._by_name.get(name, [])
@@ -427,9 +451,10 @@ class VaultIndex:
             holders.remove(path)
         if not holders:
             self._by_name.pop(name, None)
-        self._file_set_changed(_name_key(path))
+        linked_from.discard(path)
+        self._file_set_changed(_name_key(path), linked_from)
 
-    def _file_set_changed(self, key: str) -> None:
+    def _file_set_changed(self, key: str, linked_from: Iterable[str] = ()) -> None:
         """A file named `key` came or went: links on that name may now resolve elsewhere.
 
         Only two kinds of link can change: unresolved ones on that name, and resolved ones pointing at
@@ -439,6 +464,7 @@ class VaultIndex:
         self._memo.clear()
         self._dirty = True
         sources = set(self._unresolved_by_key.get(key, ()))
+        sources.update(linked_from)
         for name in (key + ".md", key):
             for path in self._by_name.get(name, ()):
                 sources.update(self._backlinks.get(path, ()))
@@ -638,21 +664,25 @@ class VaultIndex:
             existed = rel in self._stat
             self._remove_file(rel)
             return existed
+        stat = (st.st_mtime_ns, st.st_size)
         is_new = rel not in self._stat
-        self._add_file(rel, (st.st_mtime_ns, st.st_size))
+        if is_new:
+            self._add_file(rel, stat)
         if not (_is_note(rel) or _is_canvas(rel)):
-            self._dirty = True
-            return True
+            changed = is_new or self._stat[rel] != stat
+            self._stat[rel] = stat
+            self._dirty = self._dirty or changed
+            return changed
         loaded = self._load(rel, now)
         if loaded is None:
             self._remove_file(rel)
             return not is_new
-        record, warnings = loaded
-        if not is_new and self._same(rel, record, warnings):
-            return False
-        self._remove_source(rel)
-        self._add_source(rel, record, warnings)
-        return True
+        record, warnings, changed = loaded
+        if is_new or not self._same(rel, record, warnings):
+            self._remove_source(rel)
+            self._add_source(rel, record, warnings)
+            return True
+        return changed
 
     def _update_folder(self, rel: str) -> None:
         files, warnings = _scan(self.root / rel)
@@ -785,10 +815,9 @@ class VaultIndex:
             return None
         text, warnings = decode_note(data)
         if stat != self._stat.get(rel) or rel in self._racy or rel not in self._records:
-            self._track(rel, stat, time.time_ns())
-            self._dirty = True
-            record = parse_record(text)
-            if not self._same(rel, record, warnings):
+            changed = self._track(rel, stat, time.time_ns(), data)
+            record = parse_record(text) if changed or rel not in self._records else None
+            if record is not None and not self._same(rel, record, warnings):
                 self._remove_source(rel)
                 self._add_source(rel, record, warnings)
         return note_from_record(rel, self._record(rel), text, self._file_warnings.get(rel, ()))
