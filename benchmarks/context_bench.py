@@ -194,8 +194,9 @@ def timing(index: VaultIndex, tasks: list[str], folders: list[str], budget: int 
 
 
 def generic_timing(workdir: Path, notes: int) -> dict:
-    root = workdir / f"vault-{notes}-s1"
-    generate_generic(root, notes, seed=1)
+    root, meta = workdir / f"vault-{notes}-s1", workdir / f"vault-{notes}-s1.json"
+    if not (root.exists() and meta.exists()):              # the same reuse rule as index_bench.py
+        meta.write_text(json.dumps(generate_generic(root, notes, seed=1, force=True)))
     index = VaultIndex.open(root, cache=False)
     tasks = [n.path for n in index.tasks()][:60]
     return timing(index, tasks, []) | {"tasks": len(tasks)}
