@@ -83,7 +83,7 @@ def test_removing_a_missing_key_changes_nothing():
     "value",
     ["[[Link]]", "a: b", "#tag", "yes", "No", "null", "~", "true", "2024-01-01", "123", "1.5", "", " lead",
      "trail ", "- item", "? q", "@at", "`tick`", "'single'", '"double"', "{{date}}", "%", "a #b", "end:",
-     "line\nbreak", "tab\there", "\u2028", "caf\u00e9\u00a0x", "0x1F", ".inf", "<<", "=", "*alias", "&anchor",
+     "line\nbreak", "tab\there", "\u2028", "caf\u00e9\u00a0x", "0x1F", "0o17", "0b101", "1_000", "3e5817", "12:30", "1.", "2024-05-01T10:00:00", ".inf", "<<", "=", "*alias", "&anchor",
      "!tag", "|", ">"],
 )
 def test_strings_yaml_would_misread_are_double_quoted(value):
@@ -94,7 +94,9 @@ def test_strings_yaml_would_misread_are_double_quoted(value):
 
 
 @pytest.mark.parametrize(
-    "value", ["queued", "Hello world", "https://example.com/a#b", "zoe/fix-login-3", "don't", "émoji 🎉 ok", "_x"]
+    "value",
+    ["queued", "Hello world", "https://example.com/a#b", "zoe/fix-login-3", "don't", "émoji 🎉 ok", "_x", "3d6525",
+     "2nd try", "42abc"],
 )
 def test_safe_strings_stay_plain(value):
     assert set_frontmatter("", {"k": value}) == f"---\nk: {value}\n---\n"

@@ -46,6 +46,8 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]*")
 _RESERVED_WORDS = frozenset("null ~ true false yes no on off y n".split())
 _INDICATORS_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _FLOW_INDICATORS = frozenset(",[]{}")
+# Numbers as any YAML reader may see them (js-yaml takes '_' separators, 0b/0o/0x, and '3e5' without a dot).
+_NUMBER_LIKE = re.compile(r"[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|0[bBoOxX][0-9a-fA-F_]+")
 
 
 # --------------------------------------------------------------------------------------------- frontmatter
@@ -316,7 +318,9 @@ def _plain_is_safe(text: str, *, flow: bool) -> bool:
     if not text or text != text.strip() or not text.isprintable():
         return False
     first = text[0]
-    if first in _INDICATORS_FIRST or not (first.isalpha() or first in "_/($"):
+    if first in _INDICATORS_FIRST or not (first.isalpha() or first.isdigit() or first in "_/($"):
+        return False
+    if first.isdigit() and _NUMBER_LIKE.fullmatch(text):
         return False
     if ": " in text or text.endswith(":") or " #" in text or text.lower() in _RESERVED_WORDS:
         return False
