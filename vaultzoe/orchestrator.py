@@ -6,6 +6,7 @@ PRs, checks), asks the pure `decide` what to do, does it, and writes the result 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -189,6 +190,8 @@ class Orchestrator:
         live: dict[str, _Live] = {}
         seen_ids: set[str] = set()
         for note in sorted(self.index.tasks(), key=lambda n: n.path):
+            if self._is_template(note.path):
+                continue
             task_id = str(note.frontmatter.get("id") or "").strip()
             status = Status.parse(note.frontmatter.get("status"))
             if task_id and task_id in seen_ids:
@@ -209,9 +212,24 @@ class Orchestrator:
                 live[task_id] = _Live(None, state)
         return live
 
+    def _is_template(self, path: str) -> bool:
+        """Task templates are not tasks: vaultzoe's own Zoe/ folder and Obsidian's template folder."""
+        folders = ("zoe/",) + tuple(f.lower().strip("/") + "/" for f in self._template_folders())
+        return path.lower().startswith(folders)
+
+    def _template_folders(self) -> tuple[str, ...]:
+        try:
+            data = json.loads((self.root / ".obsidian" / "templates.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ()
+        folder = data.get("folder") if isinstance(data, dict) else None
+        return (folder,) if isinstance(folder, str) and folder.strip("/") else ()
+
     def _new_id(self, states: Mapping[str, TaskState]) -> str:
+        # short, readable in a branch name, and never all digits (YAML would read a number)
+        letters, alphabet = "abcdefghjkmnpqrstuvwxyz", "abcdefghjkmnpqrstuvwxyz23456789"
         while True:
-            candidate = secrets.token_hex(3)
+            candidate = secrets.choice(letters) + "".join(secrets.choice(alphabet) for _ in range(5))
             if candidate not in states:
                 return candidate
 
