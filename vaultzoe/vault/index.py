@@ -309,7 +309,7 @@ class VaultIndex:
         self._racy: dict[str, int] = {}                  # changed within RACY_NS -> crc32; re-read on refresh
         self._scan_warnings: list[str] = []
         self._conflicts: set[str] | None = None          # computed lazily; reset when files come or go
-        self._memo: dict[str, tuple] = {}                # link target -> how it resolves (see _rule)
+        self._memo: dict[Any, Any] = {}                  # target -> rule (see _rule); (folder, target) -> path
         self._dirty = True
 
     # ------------------------------------------------------------ building
@@ -364,7 +364,7 @@ class VaultIndex:
                 out.append((path, self._stat[path], _EMPTY_RECORD, warning, (), None))
                 continue
             record, warnings = _parse_file(path, data)
-            targets = tuple(self._resolve(_file_part(link[0]), path) for link in record[2])
+            targets = self._targets(record[2], path)
             out.append((path, stat, record, warnings, targets, _digest(data) if _racy(stat, now) else None))
         return out
 
@@ -533,8 +533,7 @@ class VaultIndex:
         self._unlink_source(path)
         links = self._record(path)[2]
         if targets is None:
-            resolve = self._resolve
-            targets = tuple(resolve(_file_part(link[0]), path) for link in links)
+            targets = self._targets(links, path)
         self._resolved[path] = targets
         if None in targets:
             for link, target in zip(links, targets):
@@ -572,6 +571,18 @@ class VaultIndex:
         """The vault path a link's file part points to from `source`, as Obsidian resolves it."""
         return self._resolve(_file_part(link_target), source)
 
+    def _targets(self, links: tuple, source: str) -> tuple:
+        """The resolved target of each link of `source` (the fast path of `_resolve` inlined)."""
+        memo = self._memo
+        out = []
+        for link in links:
+            target = link[0]
+            if "#" in target:
+                target = target.split("#", 1)[0]
+            rule = memo.get(target) if target else None
+            out.append(rule[1] if rule is not None and rule[0] == "=" else self._resolve(target, source))
+        return tuple(out)
+
     def _resolve(self, target: str, source: str) -> str | None:
         if not target:
             return source if source in self._stat else None
@@ -586,6 +597,15 @@ class VaultIndex:
             return rule[1].get(folder, rule[2])
         relative = self._from_folder(folder, target.strip()) if folder or kind == "." else None
         return relative if relative is not None or kind == "." else rule[1]
+
+    def _from_folder(self, folder: str, target: str) -> str | None:
+        """`target` taken relative to a folder (memoized: the same relative links recur in a folder)."""
+        key = (folder, target)
+        found = self._memo.get(key, _MISS)          # type: ignore[call-overload]
+        if found is _MISS:
+            normal = _normalize(folder + "/" + target if folder else target)
+            found = self._memo[key] = self._exact(normal) if normal else None  # type: ignore[index]
+        return found                                  # type: ignore[return-value]
 
     def _rule(self, target: str) -> tuple:
         """How a link target resolves, as far as it does not depend on the linking note's folder.
@@ -607,10 +627,6 @@ class VaultIndex:
                 return ("=", candidates[0] if candidates else None)
             return _namesakes(candidates)
         return ("/", self._resolve_path(target))
-
-    def _from_folder(self, folder: str, target: str) -> str | None:
-        normal = _normalize(folder + "/" + target if folder else target)
-        return self._exact(normal) if normal else None
 
     def _resolve_path(self, target: str) -> str | None:
         """A link with folders in it, from the vault root, else the namesake whose path ends with it."""

@@ -212,7 +212,8 @@ def _lines_at(body: str, offsets: list[int], first_line: int) -> list[int]:
 
 def _inline_task(body: str, tags: list[tuple[int, str]]) -> bool:
     """Whether an inline #task (or #task/...) sits outside every list item."""
-    return any(_is_task_tag(tag) and not syntax.in_list_item(body, offset) for offset, tag in tags)
+    return any(tag[1:5].lower() == _TASK_TAG and _is_task_tag(tag) and not syntax.in_list_item(body, offset)
+               for offset, tag in tags)
 
 
 # ---------------------------------------------------------------- sections

@@ -472,10 +472,13 @@ def find_tags(masked: str, hidden: list[tuple[int, int]] = ()) -> list[tuple[int
         return []
     found = []
     chain_end = -1
+    can_follow = _TAG_AFTER
     for m in _TAG.finditer(masked):
         start = m.start()
-        if start != chain_end and not _tag_can_start(masked, start):
-            continue
+        if start and start != chain_end:
+            before = masked[start - 1]
+            if not (before.isspace() or before in can_follow or _tag_can_start(masked, start)):
+                continue
         chain_end = m.end()       # "#a#b" holds two tags: the second starts where the first ends
         if hidden and _inside(hidden, start):
             continue
