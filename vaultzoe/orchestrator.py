@@ -137,6 +137,9 @@ class Orchestrator:
         for task in sorted(live.values(), key=_pass_order):
             errors += self._step_guarded(task, live)
         self._write_registry(live)
+        for path in self.journal.take_touched():
+            # the watcher drops our own writes, so the index learns of them here (a human edit we merged included)
+            self.index.update(path)
         self.index.save()
         counts: dict[str, int] = {}
         for task in live.values():
@@ -440,7 +443,7 @@ class Orchestrator:
         outcome = self._outcome(task, action.merged)
         kind = learnings.kind_of(task.note)
         path = f"{LEARNINGS_DIR}/{kind}.md"
-        self.store.edit(path, lambda text: learnings.record(text or f"# Learnings: {kind}\n", outcome))
+        self.journal.edit(path, lambda text: learnings.record(text or f"# Learnings: {kind}\n", outcome))
 
     def _outcome(self, task: _Live, merged: bool) -> "learnings.Outcome":
         state = task.state

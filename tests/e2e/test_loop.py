@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import yaml
 
 from vaultzoe.tasks.state import StateStore
 
@@ -24,10 +25,9 @@ def only_state(world):
 
 
 def frontmatter_value(text: str, key: str) -> str:
-    for line in text.split("---", 2)[1].splitlines():
-        if line.startswith(f"{key}:"):
-            return line.split(":", 1)[1].strip()
-    return ""
+    data = yaml.safe_load(text.split("---", 2)[1]) or {}
+    value = data.get(key)
+    return "" if value is None else str(value)
 
 
 def wait_for(predicate, timeout=30.0, step=0.1):

@@ -244,17 +244,26 @@ class Journal:
 
     def __init__(self, store: VaultStore):
         self.store = store
+        self.touched: set[str] = set()   # paths written since the last take_touched(), for the index
+
+    def edit(self, path: str, change) -> str:
+        self.touched.add(path)
+        return self.store.edit(path, change)
+
+    def take_touched(self) -> set[str]:
+        touched, self.touched = self.touched, set()
+        return touched
 
     def task_note(self, state: TaskState) -> None:
-        self.store.edit(state.path, lambda text: update_task_note(text, state))
+        self.edit(state.path, lambda text: update_task_note(text, state))
 
     def attempt(self, rec: AttemptRecord) -> None:
-        self.store.edit(rec.attempt.note, lambda text: render_attempt(text, rec))
+        self.edit(rec.attempt.note, lambda text: render_attempt(text, rec))
 
     def registry(self, rows: Iterable[Row]) -> None:
         rows = list(rows)
-        self.store.edit(REGISTRY_NOTE, lambda text: render_registry_note(text, rows))
+        self.edit(REGISTRY_NOTE, lambda text: render_registry_note(text, rows))
 
     def inbox(self, when: str, state: TaskState, message: str) -> None:
         entry = inbox_entry(when, state, message)
-        self.store.edit(INBOX_NOTE, lambda text: add_inbox_entry(text, entry))
+        self.edit(INBOX_NOTE, lambda text: add_inbox_entry(text, entry))
