@@ -128,6 +128,16 @@ def test_private_notes_never_enter_and_are_listed_as_left_out(tmp_path):
     assert left_out["Personal/Acme thoughts.md"] == "in private folder Personal/"
 
 
+def test_properties_are_one_line_and_their_links_to_private_notes_are_masked(tmp_path):
+    files = dict(COMPANY)
+    files["Customers/Acme Corp.md"] = files["Customers/Acme Corp.md"].replace(
+        "type: customer\n", "type: customer\ncontact: Dana\nsee: \"[[Acme renewal]]\"\n")
+    pack = pack_of(open_vault(tmp_path, files))
+    customer = next(i for i in pack.items if i.path == "Customers/Acme Corp.md")
+    assert "Properties: type: customer; contact: Dana; see: [private note]\n" in customer.text
+    assert "---" not in customer.text and "Acme renewal" not in pack.render()
+
+
 def test_vaultzoe_notes_stay_out_except_the_tasks_repo_note(tmp_path):
     pack = pack_of(open_vault(tmp_path))
     text = pack.render()

@@ -80,6 +80,11 @@ def test_lessons_are_deduplicated_redacted_and_fed_to_the_prompt():
     assert "- Run `npm test` before committing." in out and "[[" not in out.split("Lessons from")[1]
 
 
+def test_comments_in_the_human_part_are_not_lessons():
+    text = "# Learnings: ui\n\n%% Write your advice here. %%\nUse the Button.\n<!-- todo: more -->\n"
+    assert lessons(text) == "Use the Button."
+
+
 def test_lessons_of_text_without_blocks_is_the_text():
     assert lessons("Keep it simple.") == "Keep it simple."
     assert lessons(new_note("ui")) == ""

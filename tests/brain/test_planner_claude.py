@@ -71,7 +71,7 @@ def test_a_retry_leads_with_the_fix_even_when_claude_gives_no_diagnosis(stub):
     plan = planner(stub).plan(request(attempt=2, previous=(failed_attempt(1),), task=brief(steer="Only fix the test.")))
     assert plan.prompt.startswith("## Steer from the human (follow this first)\n\nOnly fix the test.")
     went_wrong = plan.prompt.split("## What went wrong last time\n\n")[1]
-    assert went_wrong.startswith("- The checks failed (first: `FAILED tests/test_export.py::test_delimiter")
+    assert went_wrong.startswith("- The checks failed (`FAILED tests/test_export.py::test_delimiter")
 
 
 def test_streaming_mode_reads_the_sse_reply(stub):

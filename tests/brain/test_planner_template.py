@@ -41,7 +41,7 @@ def test_retry_leads_with_what_went_wrong():
     assert "exit code 1" in retry
     assert "AssertionError: ',' != ';'" in retry                  # check output
     assert "Error: test_export_delimiter failed" in retry         # agent output tail
-    assert "The checks failed (first: `FAILED tests/test_export.py::test_delimiter" in retry
+    assert "The checks failed (`FAILED tests/test_export.py::test_delimiter" in retry
 
 
 def test_retry_carries_feedback_and_review_comments():
@@ -149,6 +149,15 @@ def test_route_default_falls_back_to_an_available_agent():
 
 
 # ---------------------------------------------------------------- diagnosis, review, scripted fake
+
+
+def test_diagnose_names_the_failing_test_not_the_wrapper_text():
+    check = ("The check `python -m unittest -q` failed with exit code 1 in the worktree. The end of its output:\n"
+             "=====\nFAIL: test_small_orders (test_pricing.PricingTest)\n---\nTraceback (most recent call last):\n"
+             "  File \"test_pricing.py\", line 11\nAssertionError: 425.0 != 500\n\nFAILED (failures=1)\n")
+    lines = diagnose(AttemptEvidence(attempt=1, agent="x", exit_code=1, outcome="failed", check_output=check))
+    assert lines[0].startswith("The checks failed (`FAIL: test_small_orders (test_pricing.PricingTest)`; "
+                               "`AssertionError: 425.0 != 500`)")
 
 
 def test_diagnose_without_evidence_still_says_something():

@@ -637,7 +637,8 @@ class _Forms:
             self._note = self.build.read(self.path)
             if self._note is None:
                 return None
-            self._body = _mask_links(note_text(self._note), self._note, self.build)
+            self._body = _mask_links(_FRONTMATTER.sub("", note_text(self._note), count=1).strip(), self._note,
+                                     self.build)
         return self._body
 
     def text(self, mode: str) -> str | None:
@@ -648,13 +649,15 @@ class _Forms:
             body = self._read()
             if body is None or self._note is None:
                 return None
+            props = _mask_links(_properties(self._note.frontmatter), self._note, self.build)
             if mode == "summary":
-                summary = summarize(self._note, _FRONTMATTER.sub("", body, count=1), self.build.weights)
+                summary = summarize(self._note, body, self.build.weights)
                 if estimate_tokens(summary) >= 0.8 * self.full_estimate:
                     return self.text("full")
-                self._texts[mode] = self.header + redact(summary) + "\n\n"
+                short = _clip(props.strip(), 30) + "\n" if props else ""
+                self._texts[mode] = self.header + redact(short + summary) + "\n\n"
             else:
-                self._texts[mode] = self.header + redact(body) + "\n\n"
+                self._texts[mode] = self.header + redact(props + body) + "\n\n"
         return self._texts[mode]
 
     def is_full(self, mode: str) -> bool:
@@ -662,6 +665,19 @@ class _Forms:
 
     def tokens(self, mode: str) -> int:
         return estimate_tokens(self.text(mode) or "")
+
+
+def _properties(frontmatter: Any) -> str:
+    """The note's properties on one line ("Properties: contact: Dana; plan: enterprise"), not as YAML fences."""
+    if not isinstance(frontmatter, dict):
+        return ""
+    parts = []
+    for key, value in frontmatter.items():
+        if value in (None, "", [], {}):
+            continue
+        shown = ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+        parts.append(f"{key}: {shown}")
+    return "Properties: " + "; ".join(parts) + "\n" if parts else ""
 
 
 def _mask_links(text: str, note: Note, build: _Build) -> str:

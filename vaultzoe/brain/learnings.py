@@ -44,6 +44,7 @@ WORKED_IN_PROMPT = 3
 _DATA = re.compile(r"<!--\s*stats-data\s+(\{.*?\})\s*-->", re.S)
 _ANY_BLOCK = re.compile(r"<!--\s*vaultzoe:([\w./\-]+)\s*-->.*?<!--\s*/vaultzoe:\1\s*-->\n?", re.S)
 _FRONTMATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+_COMMENTS = re.compile(r"%%.*?%%|<!--.*?-->", re.S)
 _TRAILING_LINK = re.compile(r"\s*\(\[\[[^\]]*\]\]\)\s*$")
 _TABLE_ROW = re.compile(r"^\|\s*([^|]+?)\s*\|" + r"\s*([^|]*?)\s*\|" * 6 + r"\s*$", re.M)
 
@@ -298,7 +299,8 @@ def _parse_duration(cell: str) -> float | None:
 
 def lessons(text: str) -> str:
     """What the prompt writer should know: the human's notes, recent lessons, and what worked lately."""
-    own = [ln for ln in human_part(text).splitlines() if ln.strip() != INVITE and not ln.startswith("# ")]
+    mine = _COMMENTS.sub("", human_part(text))      # %% comments %% are notes to self, not advice
+    own = [ln for ln in mine.splitlines() if ln.strip() != INVITE and not ln.startswith("# ")]
     parts = ["\n".join(own).strip()]
     lesson_lines = _entries(get_block(text, LESSONS))[-LESSONS_IN_PROMPT:]
     if lesson_lines:

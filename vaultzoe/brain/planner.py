@@ -35,6 +35,7 @@ MIN_OUTCOMES_FOR_STATS = 3
 LOG_TAIL_LINES, LOG_TAIL_CHARS = 60, 3000
 CHECK_TAIL_LINES, CHECK_TAIL_CHARS = 80, 4000
 _FAILURE_LINE = re.compile(r"(FAIL|ERROR|Error|error:|Exception|Traceback|assert|expected|✗|failed|panic)")
+_STRONG_FAILURE = re.compile(r"^(FAIL|FAILED|ERROR|E  |✗|panic:)|\b\w*(Error|Exception):|\bassert(ion)?\b", re.I)
 _NOT_SECTIONS = {"goal", "goals", "what", "problem", "acceptance criteria", "acceptance", "done when",
                  "definition of done", "feedback", "steer"}
 
@@ -109,7 +110,8 @@ def diagnose(evidence: AttemptEvidence, feedback: str = "") -> list[str]:
         fixes.append("Address every review comment below.")
     failing = _failure_lines(evidence.check_output)
     if failing:
-        fixes.append(f"The checks failed (first: `{failing[0]}`): reproduce with the check command, fix the cause, "
+        shown = "`; `".join(failing[:2])
+        fixes.append(f"The checks failed (`{shown}`): reproduce with the check command, fix the cause, "
                      "run the checks again.")
     state = f"{evidence.outcome} {evidence.log_tail[-500:]}".lower()
     if "timed out" in state or "timeout" in state:
@@ -117,20 +119,34 @@ def diagnose(evidence: AttemptEvidence, feedback: str = "") -> list[str]:
     if "no commit" in state or "nothing to commit" in state:
         fixes.append("No commits were made: commit your changes (git add + git commit) before you stop.")
     if evidence.exit_code not in (0, None) and not failing:
-        last = _failure_lines(evidence.log_tail)
-        cause = f" (`{last[-1]}`)" if last else ""
+        last = _crash_cause(evidence.log_tail)
+        cause = f" (`{last}`)" if last else ""
         fixes.append(f"The agent exited with code {evidence.exit_code}{cause}: find out why before changing code.")
     return fixes or [f"Attempt {evidence.attempt} did not meet the definition of done: read the evidence below "
                      "and fix its cause before anything else."]
 
 
 def _failure_lines(text: str, limit: int = 5) -> list[str]:
-    found: list[str] = []
+    """Lines that say what failed: test failures, assertions and errors first, other "failed" lines after."""
+    strong: list[str] = []
+    weak: list[str] = []
     for line in text.splitlines():
         clean = redact(line.strip())[:200]
-        if clean and _FAILURE_LINE.search(clean) and clean not in found:
-            found.append(clean)
-    return found[:limit]
+        if not clean or clean in strong or clean in weak:
+            continue
+        if _STRONG_FAILURE.search(clean):
+            strong.append(clean)
+        elif _FAILURE_LINE.search(clean):
+            weak.append(clean)
+    return (strong + weak)[:limit]
+
+
+def _crash_cause(log: str) -> str:
+    """The last error line of a log (a traceback ends with the exception), else its last "failed" line."""
+    lines = [redact(line.strip())[:200] for line in log.splitlines()]
+    strong = [line for line in lines if line and _STRONG_FAILURE.search(line)]
+    weak = [line for line in lines if line and _FAILURE_LINE.search(line)]
+    return (strong or weak or [""])[-1]
 
 
 def _fence(text: str, info: str = "text") -> str:
@@ -179,7 +195,7 @@ def _evidence_sections(ev: AttemptEvidence, feedback: str) -> list[str]:
     if ev.check_output.strip():
         parts += ["", "### Check output (last lines)", "", _fence(tail(ev.check_output, CHECK_TAIL_LINES,
                                                                         CHECK_TAIL_CHARS))]
-    if ev.final_message.strip():
+    if ev.final_message.strip() and ev.final_message.strip() not in ev.log_tail:
         parts += ["", "### The agent's last message", "", redact(ev.final_message.strip()[-1500:])]
     if ev.log_tail.strip():
         parts += ["", "### Agent output (last lines)", "", _fence(tail(ev.log_tail, LOG_TAIL_LINES, LOG_TAIL_CHARS))]
