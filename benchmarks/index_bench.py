@@ -863,9 +863,10 @@ def report(b: Bench, m: dict) -> str:
             L.append(f"| {name} | {_fmt_s(w) if w is not None else (of or {}).get('status', '—')} | {_fmt_s(c)} | "
                      f"{_fmt_s(goal) if goal else '—'} | {meets(w, goal)} / {meets(c, goal)} | {_fmt_x(rf)} | {_fmt_s(hw)} | "
                      f"{hx(_div(hw, w))} | {hx(hnorm)} | {hx(_div((hs or {}).get('cpu_median'), c))} |")
-        rss = max([x for x in (_peak(of) if _ok(of) else None, _peak(ow) if _ok(ow) else None,
+        rss = max([x for x in ((of or {}).get("peak_rss_mb") if _ok(of) else None,
+                               (ow or {}).get("peak_rss_mb") if _ok(ow) else None,
                                _peak(oe) if oe_ok else None) if x] or [0]) or None
-        hrss = max((_peak(hv[k]) or 0) for k in ("rebuild", "scan", "scan_edit")) if hv else None
+        hrss = max((hv[k].get("peak_rss_mb") or 0) for k in ("rebuild", "scan", "scan_edit")) if hv else None
         L.append(f"| peak RSS (any of ours) | {_fmt_mb(rss)} | | {_fmt_mb(GOALS_10K['rss_mb']) if g10 else '—'} | "
                  f"{meets(rss, GOALS_10K['rss_mb'] if g10 else None)} | | {_fmt_mb(hrss)} | {_fmt_x(_div(hrss, rss))} | | |")
         if g10 and floor:
