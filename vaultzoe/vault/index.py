@@ -44,6 +44,7 @@ import marshal
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 import unicodedata
@@ -59,7 +60,7 @@ from .note import Link, Note, Record, note_from_record, parse_record, strip_bom
 
 CACHE_DIR = ".vaultzoe"
 CACHE_FILE = "index.marshal"
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 MAX_NOTE_BYTES = 5 * 1024 * 1024       # larger notes are indexed from their first 5 MB
 PARALLEL_BYTES = 4 * 1024 * 1024        # below this a helper process costs more than it saves
 RACY_NS = 2_000_000_000                 # a file changed this recently may change again within one mtime tick
@@ -105,6 +106,22 @@ def _normalize(path: str) -> str | None:
 def _file_part(link: str) -> str:
     """"X#heading" -> "X"."""
     return link.split("#", 1)[0] if "#" in link else link
+
+
+Summary = tuple                         # (tag keys, folded aliases, is_task, name keys of unresolved links)
+
+
+def _summary(record: Record, targets: tuple) -> Summary:
+    """What the index's lookups need from a record, so a helper process can hand it over ready."""
+    tag_keys = tuple({syntax.tag_key(tag) for tag in record[1]})
+    alias_keys = tuple({_fold(alias) for alias in record[4]})
+    return tag_keys, alias_keys, record[7], _unresolved_keys(record, targets)
+
+
+def _unresolved_keys(record: Record, targets: tuple) -> tuple[str, ...]:
+    if None not in targets:
+        return ()
+    return tuple({_name_key(_file_part(link[0])) for link, t in zip(record[2], targets) if t is None})
 
 
 def _depth_order(path: str) -> tuple:
@@ -252,6 +269,41 @@ def _digest(data: bytes) -> int:
     return zlib.crc32(data)
 
 
+_CHUNK = 256                            # sources per marshalled frame from the helper process
+
+
+def _write_frame(out: Any, blob: bytes) -> None:
+    out.write(len(blob).to_bytes(8, "little"))
+    out.write(blob)
+
+
+def _read_frames(spool: Any) -> list | None:
+    """Everything the helper spooled, or None when a frame is cut short or unreadable."""
+    results: list = []
+    while True:
+        head = spool.read(8)
+        if not head:
+            return results
+        size = int.from_bytes(head, "little")
+        blob = spool.read(size)
+        if len(head) != 8 or len(blob) != size:
+            return None
+        try:
+            results.extend(marshal.loads(blob))
+        except (ValueError, EOFError, TypeError):
+            return None
+
+
+def _scratch_dir(root: Path) -> str | None:
+    """Spool next to the cache when the vault is writable, else in the system temp folder."""
+    folder = root / CACHE_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return str(folder)
+
+
 def _can_fork() -> bool:
     """Forking is safe only on Linux and while this process runs a single thread."""
     return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
@@ -298,7 +350,7 @@ class VaultIndex:
         self._stat: dict[str, Stat] = {}                 # every indexed file
         self._lower: dict[str, str] = {}                 # folded path -> path
         self._by_name: dict[str, list[str]] = {}         # folded file name -> files
-        self._records: dict[str, Record | bytes] = {}    # notes and canvases (bytes: still marshalled)
+        self._records: dict[str, bytes] = {}             # notes and canvases -> marshalled Record
         self._file_warnings: dict[str, tuple[str, ...]] = {}
         self._resolved: dict[str, tuple] = {}            # source -> target per link (None: unresolved)
         self._unresolved_by_key: dict[str, set[str]] = {}  # name key -> sources with an unresolved link on it
@@ -330,14 +382,14 @@ class VaultIndex:
         for path, stat in files.items():
             self._add_file(path, stat)
         sources = [p for p in files if _is_note(p) or _is_canvas(p)]
-        for path, stat, record, warnings, targets, digest in self._parse_all(sources, files):
+        for path, stat, blob, warnings, targets, summary, digest in self._parse_all(sources, files):
             if stat is None:
                 self._remove_file(path)
                 continue
             self._stat[path] = stat
             if digest is not None:
                 self._racy[path] = digest
-            self._add_source(path, record, warnings, targets)
+            self._add_source(path, blob, warnings, targets, summary)
         self._memo.clear()
 
     def _parse_all(self, sources: list[str], files: dict[str, Stat]) -> list[tuple]:
@@ -349,7 +401,7 @@ class VaultIndex:
         return self._parse_forked(theirs, ours)
 
     def _parse_slice(self, paths: list[str]) -> list[tuple]:
-        """[(path, stat | None when gone, record, warnings, resolved targets, racy digest)] for some sources."""
+        """[(path, stat | None when gone, record blob, warnings, targets, summary, racy digest)] for sources."""
         out = []
         root = str(self.root)
         now = time.time_ns()
@@ -357,43 +409,40 @@ class VaultIndex:
             try:
                 data, stat = _read(os.path.join(root, path))
             except FileNotFoundError:
-                out.append((path, None, None, None, None, None))
+                out.append((path, None, None, None, None, None, None))
                 continue
             except OSError as exc:
-                warning = (f"not readable ({exc.strerror})",)
-                out.append((path, self._stat[path], _EMPTY_RECORD, warning, (), None))
-                continue
-            record, warnings = _parse_file(path, data)
+                data, stat = b"", self._stat[path]
+                record, warnings = _EMPTY_RECORD, (f"not readable ({exc.strerror})",)
+            else:
+                record, warnings = _parse_file(path, data)
             targets = self._targets(record[2], path)
-            out.append((path, stat, record, warnings, targets, _digest(data) if _racy(stat, now) else None))
+            out.append((path, stat, marshal.dumps(record), warnings, targets, _summary(record, targets),
+                        _digest(data) if _racy(stat, now) else None))
         return out
 
     def _parse_forked(self, theirs: list[str], ours: list[str]) -> list[tuple]:
-        """Parse `theirs` in a forked child (results come back marshalled over a pipe) and `ours` here."""
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:                                      # the child: parse, send, leave at once
-            status = 1
+        """Parse `theirs` in a forked child and `ours` here; the child streams marshalled chunks to an
+        unlinked temporary file, so neither process ever holds the other's share twice."""
+        with tempfile.TemporaryFile(dir=_scratch_dir(self.root)) as spool:
+            pid = os.fork()
+            if pid == 0:                                  # the child: parse, spool, leave at once
+                status = 1
+                try:
+                    for start in range(0, len(theirs), _CHUNK):
+                        _write_frame(spool, marshal.dumps(self._parse_slice(theirs[start:start + _CHUNK])))
+                    spool.flush()
+                    status = 0
+                finally:
+                    os._exit(status)
             try:
-                os.close(read_end)
-                with os.fdopen(write_end, "wb") as pipe:
-                    pipe.write(marshal.dumps(self._parse_slice(theirs)))
-                status = 0
+                results = self._parse_slice(ours)
             finally:
-                os._exit(status)
-        os.close(write_end)
-        try:
-            results = self._parse_slice(ours)
-            with os.fdopen(read_end, "rb") as pipe:
-                blob = pipe.read()
-        finally:
-            _, status = os.waitpid(pid, 0)
-        try:
-            theirs_results = marshal.loads(blob) if status == 0 else None
-        except (ValueError, EOFError, TypeError):
-            theirs_results = None
-        if theirs_results is None:                        # the helper failed: do its share here
-            theirs_results = self._parse_slice(theirs)
+                _, status = os.waitpid(pid, 0)
+            spool.seek(0)
+            theirs_results = _read_frames(spool) if status == 0 else None
+        if theirs_results is None or len(theirs_results) != len(theirs):
+            theirs_results = self._parse_slice(theirs)    # the helper failed: do its share here
         return results + theirs_results
 
     def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...], bool] | None:
@@ -474,23 +523,36 @@ class VaultIndex:
 
     # ------------------------------------------------------------ sources (notes, canvases)
 
-    def _add_source(self, path: str, record: Record, warnings: tuple[str, ...],
-                    targets: tuple | None = None) -> None:
-        self._records[path] = record
+    def _add_source(self, path: str, blob: bytes, warnings: tuple[str, ...], targets: tuple,
+                    summary: Summary) -> None:
+        """Index one parsed source: its record (marshalled), resolved links, tags, aliases, task flag."""
+        self._records[path] = blob
         if warnings:
             self._file_warnings[path] = warnings
         else:
             self._file_warnings.pop(path, None)
-        self._link_source(path, targets)
+        tag_keys, alias_keys, is_task, unresolved_keys = summary
+        self._link_targets(path, targets, unresolved_keys)
         if _is_note(path):
-            self._index_note(path, record)
+            for key in tag_keys:
+                self._tags.setdefault(key, set()).add(path)
+            for key in alias_keys:
+                self._aliases.setdefault(key, set()).add(path)
+            if is_task:
+                self._tasks.add(path)
         self._dirty = True
+
+    def _put(self, path: str, record: Record, warnings: tuple[str, ...]) -> None:
+        """(Re-)index one source from a fresh parse."""
+        self._remove_source(path)
+        targets = self._targets(record[2], path)
+        self._add_source(path, marshal.dumps(record), warnings, targets, _summary(record, targets))
 
     def _remove_source(self, path: str) -> None:
         if path not in self._records:
             return
-        self._unlink_source(path)
         record = self._record(path)
+        self._unlink_source(path, record)
         del self._records[path]
         self._resolved.pop(path, None)
         for tag in record[1]:
@@ -501,11 +563,8 @@ class VaultIndex:
         self._dirty = True
 
     def _record(self, path: str) -> Record:
-        """A source's record; records loaded from the cache stay marshalled until first needed."""
-        record = self._records[path]
-        if type(record) is bytes:
-            record = self._records[path] = marshal.loads(record)
-        return record
+        """A source's parsed record (kept marshalled: a third of the memory of the tuples)."""
+        return marshal.loads(self._records[path])
 
     def _same(self, path: str, record: Record, warnings: tuple[str, ...]) -> bool:
         """Whether a fresh parse says what the index already holds for `path`."""
@@ -520,25 +579,17 @@ class VaultIndex:
             if not holders:
                 del mapping[key]
 
-    def _index_note(self, path: str, record: Record) -> None:
-        for tag in record[1]:
-            self._tags.setdefault(syntax.tag_key(tag), set()).add(path)
-        for alias in record[4]:
-            self._aliases.setdefault(_fold(alias), set()).add(path)
-        if record[7]:
-            self._tasks.add(path)
+    def _link_source(self, path: str) -> None:
+        """Re-resolve every link of one source (the files around it changed)."""
+        record = self._record(path)
+        self._unlink_source(path, record)
+        targets = self._targets(record[2], path)
+        self._link_targets(path, targets, _unresolved_keys(record, targets))
 
-    def _link_source(self, path: str, targets: tuple | None = None) -> None:
-        """(Re-)resolve every link of one source (unless `targets` are known) and update the backlinks."""
-        self._unlink_source(path)
-        links = self._record(path)[2]
-        if targets is None:
-            targets = self._targets(links, path)
+    def _link_targets(self, path: str, targets: tuple, unresolved_keys: tuple[str, ...]) -> None:
         self._resolved[path] = targets
-        if None in targets:
-            for link, target in zip(links, targets):
-                if target is None:
-                    self._unresolved_by_key.setdefault(_name_key(_file_part(link[0])), set()).add(path)
+        for key in unresolved_keys:
+            self._unresolved_by_key.setdefault(key, set()).add(path)
         backlinks = self._backlinks
         for target, n in Counter(targets).items():
             if target is not None:
@@ -548,12 +599,10 @@ class VaultIndex:
                 else:
                     counts[path] = counts.get(path, 0) + n
 
-    def _unlink_source(self, path: str) -> None:
+    def _unlink_source(self, path: str, record: Record) -> None:
         targets = self._resolved.get(path, ())
-        if None in targets:
-            for link, target in zip(self._record(path)[2], targets):
-                if target is None:
-                    self._discard(self._unresolved_by_key, _name_key(_file_part(link[0])), path)
+        for key in _unresolved_keys(record, targets):
+            self._discard(self._unresolved_by_key, key, path)
         for target in targets:
             if target is None:
                 continue
@@ -695,8 +744,7 @@ class VaultIndex:
             return not is_new
         record, warnings, changed = loaded
         if is_new or not self._same(rel, record, warnings):
-            self._remove_source(rel)
-            self._add_source(rel, record, warnings)
+            self._put(rel, record, warnings)
             return True
         return changed
 
@@ -756,9 +804,8 @@ class VaultIndex:
         return self.root / CACHE_DIR / CACHE_FILE
 
     def _state(self) -> dict[str, Any]:
-        records = {p: r if type(r) is bytes else marshal.dumps(r) for p, r in self._records.items()}
         return {
-            "stat": self._stat, "lower": self._lower, "by_name": self._by_name, "records": records,
+            "stat": self._stat, "lower": self._lower, "by_name": self._by_name, "records": self._records,
             "file_warnings": self._file_warnings, "resolved": self._resolved,
             "unresolved_by_key": self._unresolved_by_key, "backlinks": self._backlinks, "tags": self._tags,
             "aliases": self._aliases, "tasks": self._tasks, "racy": self._racy,
@@ -834,8 +881,8 @@ class VaultIndex:
             changed = self._track(rel, stat, time.time_ns(), data)
             record = parse_record(text) if changed or rel not in self._records else None
             if record is not None and not self._same(rel, record, warnings):
-                self._remove_source(rel)
-                self._add_source(rel, record, warnings)
+                self._put(rel, record, warnings)
+                return note_from_record(rel, record, text, self._file_warnings.get(rel, ()))
         return note_from_record(rel, self._record(rel), text, self._file_warnings.get(rel, ()))
 
     def read_text(self, path: str) -> str:
