@@ -110,6 +110,7 @@ def test_lookups(vault: Path):
         "Folder/.private/Secret.md": "#project",
     })
     assert [n.path for n in index.notes()] == ["Archive/alpha.md", "Projects/Alpha.md"]
+    assert [n.path for n in index.notes("projects/")] == ["Projects/Alpha.md"]
     assert index.files() == ["Archive/alpha.md", "Projects/Alpha.md", "img/Alpha.png"]
     assert index.by_name("ALPHA") == ["Archive/alpha.md", "Projects/Alpha.md"]
     assert index.by_name("Alpha.png") == ["img/Alpha.png"]

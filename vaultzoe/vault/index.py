@@ -24,16 +24,31 @@ API CONTRACT (fixed; other modules build on it):
     index.unresolved() -> dict[str, dict[str, int]]   like Obsidian's unresolvedLinks
     index.stats() -> dict                   {"notes", "links", "unresolved", "tags", "tasks"}
 
-Also: index.read_text(path) -> str, index.warnings(path=None) -> tuple[str, ...],
-index.link_counts() -> dict[str, dict[str, int]] (like Obsidian's resolvedLinks).
+Also: index.notes(folder) (only notes under a folder), index.read_text(path) -> str,
+index.warnings(path=None) -> tuple[str, ...], index.link_counts() -> dict[str, dict[str, int]]
+(like Obsidian's resolvedLinks).
 
-How it works. Everything the index knows is plain containers (dicts, sets, tuples of str/int), so the
-cache is one `marshal` dump of them and a warm start is one `marshal.loads` plus a stat of every file.
-Notes are kept as parsed `Record` tuples without their text; `note(path)` reads the file and wraps the
-record in a `Note` (re-parsing first if the file changed on disk since it was indexed). Links are
-resolved once and re-resolved only when a file whose name matches their target appears or goes.
-`stats()`: `links` and `unresolved` count link occurrences (body, embeds, properties) in notes and
-canvases, as Obsidian's resolvedLinks/unresolvedLinks sums do; `tags` counts distinct tags ignoring case.
+Semantics. Paths are vault-relative POSIX paths; lookups ignore case. `.obsidian/`, `.trash/` and every
+other dot-folder or dot-file are not part of the vault. Markdown notes and `.canvas` files are link
+sources (a canvas's text cards and file cards); every file is a link target. Resolution follows
+Obsidian: the part before '#' is the file part ("" = the source itself); "/x" is vault-absolute;
+"./x" and "../x" are relative to the source's folder and never leave the vault; a bare name matches
+files of that name (".md" optional for notes, other files need their extension), the one in the
+source's folder first, else the shallowest, else by path; "a/b" is tried relative to the source's
+folder, then from the vault root, then as a path suffix of namesakes. Aliases never resolve.
+`unresolved()` lists only sources that have unresolved links, keyed by the link's file part as
+written. `stats()`: `links`/`unresolved` count link occurrences (body, embeds, properties) in notes
+and canvases, as the sums of Obsidian's resolvedLinks/unresolvedLinks do; `tags` counts distinct
+tags ignoring case; `tasks` counts task notes that are not sync-conflict copies.
+
+How it works. Everything the index knows is plain containers (dicts, sets, tuples, str, int, bytes),
+so the cache (<vault>/.vaultzoe/index.marshal) is one `marshal` dump and a warm start is one
+`marshal.loads` plus a stat of every file. Each note's parse (a `note.Record`) is kept marshalled and
+without its text; `note(path)` reads the file and wraps the record in a `Note` (re-parsing first if
+the file changed since it was indexed). Links are resolved once and re-resolved only when a file of
+the same name comes or goes. A file changed within the last 2 s is "racy" (a second write in the same
+mtime tick would not change its stat) and is re-checked by content digest. A full build of a large
+vault on Linux forks one helper that parses half the notes (only while this process has one thread).
 """
 
 from __future__ import annotations
@@ -43,6 +58,7 @@ import json
 import marshal
 import os
 import re
+import signal
 import sys
 import tempfile
 import threading
@@ -437,8 +453,11 @@ class VaultIndex:
                     os._exit(status)
             try:
                 results = self._parse_slice(ours)
-            finally:
-                _, status = os.waitpid(pid, 0)
+            except BaseException:
+                os.kill(pid, signal.SIGKILL)              # interrupted: do not wait for the helper's share
+                os.waitpid(pid, 0)
+                raise
+            _, status = os.waitpid(pid, 0)
             spool.seek(0)
             theirs_results = _read_frames(spool) if status == 0 else None
         if theirs_results is None or len(theirs_results) != len(theirs):
@@ -892,9 +911,11 @@ class VaultIndex:
             raise VaultError(f"No note {path!r} in the vault {self.root}: check the path (vault-relative, with .md)")
         return note.text
 
-    def notes(self) -> Iterator[Note]:
-        """Every markdown note, in path order (each read from disk when reached)."""
-        for path in sorted(p for p in self._records if _is_note(p)):
+    def notes(self, folder: str | None = None) -> Iterator[Note]:
+        """Every markdown note (or those under `folder`, ignoring case), in path order, each read when reached."""
+        prefix = _fold(folder.strip("/")) + "/" if folder else ""
+        paths = (p for p in self._records if _is_note(p) and (not prefix or _fold(p).startswith(prefix)))
+        for path in sorted(paths):
             note = self._materialize(path)
             if note is not None:
                 yield note
