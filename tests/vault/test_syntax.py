@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import yaml
@@ -315,3 +316,18 @@ def test_finders_never_raise(text):
     syntax.find_markdown_links(masked)
     syntax.find_headings(masked)
     load_properties(text)
+
+
+_REFERENCE_DEST = re.compile(     # the plain reading of a link destination, to check the fast pattern
+    r"\([ \t]*(?:<([^<>\n]*)>|((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))+))"
+    r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("ab %2.\\()<> \"'\t\n/#"), max_size=25))
+@example("(a\\)b)")
+@example("((x)y.md)")
+def test_destination_pattern_matches_the_plain_reading(text):
+    fast = syntax._MD_DEST.match(text)
+    plain = _REFERENCE_DEST.match(text)
+    assert (fast and fast.group(0), fast and fast.groups()) == (plain and plain.group(0), plain and plain.groups())

@@ -276,11 +276,13 @@ _INLINE_MATH = re.compile(r"\$(?=[^\s$])(?:[^$\\\n]|\\.)*?[^\s\\$]\$(?![0-9])")
 
 def mask(text: str) -> str:
     """`text` with code, HTML comments, HTML blocks and math blanked to spaces (newlines kept)."""
-    if "```" in text or "~~~" in text:
+    ticks = "`" in text
+    if (ticks and "```" in text) or ("~~~" in text):
         text = _blank(text, _fence_spans(text))
-    if "<" in text:
+    comments = "<" in text
+    if comments:
         text = _blank(text, _html_block_spans(text))
-    if "`" in text or "<!--" in text or "$" in text:
+    if ticks or "$" in text or (comments and "<!--" in text):
         text = _blank(text, _inline_spans(text))
     return text
 
@@ -531,8 +533,9 @@ def _property_words(value: Any, *, split_spaces: bool) -> list[str]:
 
 _WIKILINK = re.compile(r"\[\[([^\[\]\n]+)\]\]")
 _MD_OPEN = re.compile(r"\]\(")
-_MD_DEST = re.compile(
-    r"\([ \t]*(?:<([^<>\n]*)>|((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))+))"
+_MD_DEST = re.compile(                 # "unrolled" so the common plain destination costs one loop
+    r"\([ \t]*(?:<([^<>\n]*)>|([^\s()\\]+(?:(?:\\.|\((?:[^\s()\\]|\\.)*\))[^\s()\\]*)*"
+    r"|(?:\\.|\((?:[^\s()\\]|\\.)*\))(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*))"
     r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:|//")
 _PERCENT_RUN = re.compile(r"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*")
@@ -698,11 +701,8 @@ def find_headings(masked: str) -> list[FoundHeading]:
             m = _ATX.match(masked, start)
             if m is not None:
                 found.append((start, len(m.group(1)), m.group(2) or ""))
-    if "\n=" in masked or "\n-" in masked or "\n " in masked:
-        setext = list(_setext_headings(masked))
-        if setext:
-            found = sorted(found + setext)
-    return found
+    setext = list(_setext_headings(masked))
+    return sorted(found + setext) if setext else found
 
 
 def _setext_headings(masked: str) -> Iterable[FoundHeading]:
