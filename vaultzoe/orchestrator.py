@@ -71,9 +71,21 @@ class Parts:
         return cls(
             runner=ProcessRunner(), workspace=workspace,
             make_planner=lambda s: make_planner(s, env),
-            make_forge=lambda s, repo: make_forge(s, repo, env, workspace, planner=make_planner(s, env)),
+            make_forge=_kept(lambda s, repo: make_forge(s, repo, env, workspace, planner=make_planner(s, env))),
             make_notifier=make_notifier, make_agent=make_agent, environ=env,
         )
+
+
+def _kept(build: Callable[[Settings, RepoConfig], Forge]) -> Callable[[Settings, RepoConfig], Forge]:
+    """One forge per repo while its settings stay the same: a GitHub client remembers the rate limit across passes."""
+    made: dict[str, tuple[tuple[RepoConfig, str], Forge]] = {}
+
+    def forge_for(settings: Settings, repo: RepoConfig) -> Forge:
+        key = (repo, settings.model_dump_json())
+        if repo.name not in made or made[repo.name][0] != key:
+            made[repo.name] = (key, build(settings, repo))
+        return made[repo.name][1]
+    return forge_for
 
 
 def _available_memory_gb() -> float:
@@ -148,10 +160,12 @@ class Orchestrator:
 
     def _refresh_index(self, dirty: set[str] | None, rescan: bool) -> None:
         if rescan or dirty is None:
-            self.index.refresh()
-            return
-        for path in dirty:
-            self.index.update(path)
+            changed = self.index.refresh()
+        else:
+            for path in dirty:
+                self.index.update(path)
+            changed = dirty
+        ctx.note_changed(self.index, changed)
 
     def _step_guarded(self, task: _Live, live: dict[str, _Live]) -> list[str]:
         """The one broad catch: a task's failure is recorded in its note and the others go on."""
@@ -313,6 +327,7 @@ class Orchestrator:
         if run.timed_out or run.exit_code not in (0, None) or report.is_error:
             evidence = self._exit_evidence(run, report, tail)
             return ForgeReport(checks=(_item("agent", "fail", evidence.splitlines()[0]),), evidence=evidence)
+        self._last_forge_look[task.state.id] = time.monotonic()    # submit looks at the PR and CI too
         forge_report = self._forge(task).submit(self._job(task))
         return self._remember_forge(task, forge_report)
 
@@ -328,7 +343,7 @@ class Orchestrator:
     def _observe_forge(self, task: _Live) -> ForgeReport | None:
         wait = min(self.settings.poll_seconds, 30.0)
         last = self._last_forge_look.get(task.state.id, 0.0)
-        if time.monotonic() - last < wait and task.state.status == Status.REVIEW:
+        if time.monotonic() - last < wait:   # a busy loop passes every second; GitHub allows 5,000 requests an hour
             return None
         self._last_forge_look[task.state.id] = time.monotonic()
         report = self._forge(task).observe(self._job(task))
@@ -453,7 +468,7 @@ class Orchestrator:
         return learnings.Outcome(
             task_id=state.id, task_path=state.path, attempt=last.number, agent=last.agent, model=last.model,
             succeeded_first_try=first_try, merged=merged, cost_usd=state.cost_usd, duration_s=None,
-            prompt_shape=last.planner or "template", attempt_note=last.note, lesson=lesson,
+            prompt_shape=_prompt_shape(Path(last.run_dir) / "prompt.md"), attempt_note=last.note, lesson=lesson,
         )
 
     def _do_Cleanup(self, action: d.Cleanup, task: _Live, obs: d.Observation) -> None:
@@ -548,12 +563,12 @@ class Orchestrator:
 
     def _learnings_text(self, kind: str) -> str:
         note = self.index.note(f"{LEARNINGS_DIR}/{kind}.md")
-        return learnings.lessons(note.text) if note is not None else ""
+        return note.text if note is not None else ""   # the planners take lessons and stats from it
 
     def _evidence(self, state: TaskState) -> tuple[AttemptEvidence, ...]:
         return tuple(
             AttemptEvidence(attempt=a.number, agent=a.agent, exit_code=a.exit_code, outcome=a.outcome,
-                            log_tail=ctx.redact(a.log_tail[-3000:]), check_output=ctx.redact(a.check_output[-4000:]),
+                            log_tail=ctx.redact(a.log_tail)[-3000:], check_output=ctx.redact(a.check_output)[-4000:],
                             review_comments=a.feedback, final_message=a.final_message[-2000:])
             for a in state.attempts if a.outcome in ("failed", "cancelled") or a.feedback
         )
@@ -624,6 +639,13 @@ def _pass_order(task: _Live) -> tuple[int, int, str]:
 def _item(name: str, state: str, detail: str = ""):
     from .protocols import CheckItem
     return CheckItem(name=name, state=state, detail=detail)  # type: ignore[arg-type]
+
+
+def _prompt_shape(prompt_file: Path) -> str:
+    try:
+        return learnings.prompt_shape(prompt_file.read_text(encoding="utf-8"))
+    except OSError:
+        return "unknown (prompt file gone)"
 
 
 def _total_cost(state: TaskState) -> float:

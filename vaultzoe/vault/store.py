@@ -28,6 +28,7 @@ import os
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -53,6 +54,14 @@ class _OwnWrite:
 
     digest: str
     size: int
+
+
+class LateWrite(WriteConflict):
+    """Someone saved into the file we had just replaced; `text` is what they saved."""
+
+    def __init__(self, message: str, text: str):
+        super().__init__(message)
+        self.text = text
 
 
 def digest_of(data: bytes) -> str:
@@ -83,27 +92,45 @@ class VaultStore:
         target = self._resolve(path)
         data = _encode(text, path)
         with self._lock_for(target):
+            late = None
             if expected.exists:
-                _replace_if_unchanged(target, data, expected.digest, path)
+                late = _replace_if_unchanged(target, data, expected.digest, path)
             elif not _create_new(target, data):
                 raise WriteConflict(f"{path} appeared on disk after vaultzoe read it as missing; read it again")
             self._remember(target, data)
+        if late is not None:
+            raise LateWrite(f"{path} was saved by someone else while vaultzoe replaced it", _decode(late, path))
 
     def edit(self, path: str, change: Callable[[str], str], attempts: int = 5) -> str:
         """Apply `change` to the file's current text, re-reading and retrying when someone else wrote first."""
+        rescued: str | None = None
         for _ in range(attempts):
-            snapshot = self.read(path)
-            text = change(snapshot.text)
+            snapshot = self._settled_read(path)
+            text = change(snapshot.text if rescued is None else rescued)
             if text == snapshot.text:
                 return text
             try:
                 self.write(path, text, snapshot)
+            except LateWrite as late:
+                rescued = late.text       # their save landed in the file we replaced: redo ours on top of it
+                continue
             except WriteConflict:
+                rescued = None
                 continue
             return text
         raise WriteConflict(
             f"{path} kept changing while vaultzoe tried to edit it ({attempts} tries); it will try again later"
         )
+
+    def _settled_read(self, path: str, looks: int = 5) -> Snapshot:
+        """Read; a file caught empty may be mid-save by an editor that truncates then writes, so look again."""
+        snapshot = self.read(path)
+        for _ in range(looks):
+            if not snapshot.exists or snapshot.text:
+                return snapshot
+            time.sleep(0.02)
+            snapshot = self.read(path)
+        return snapshot
 
     def create(self, path: str, text: str) -> bool:
         """Write a new file; False (and nothing written) when the file already exists."""
@@ -184,22 +211,54 @@ def _encode(text: str, path: str) -> bytes:
         raise VaultError(f"cannot write {path}: the new text holds {text[error.start]!r}, which UTF-8 cannot store") from None
 
 
-def _replace_if_unchanged(target: Path, data: bytes, digest: str, path: str) -> None:
-    """Compare, then atomically swap in the new bytes with the old permission bits."""
-    current = _read_bytes(target)
-    if current is None or digest_of(current) != digest:
-        raise WriteConflict(f"{path} changed on disk since vaultzoe read it; read it again and redo the change")
-    mode = stat.S_IMODE(os.stat(target).st_mode)
-    # A rename would succeed in a writable folder anyway; the human's read-only mark is what we honour.
-    if not mode & 0o222 or not os.access(target, os.W_OK):
-        raise VaultError(f"{path} is read-only: vaultzoe leaves it alone; make it writable to let vaultzoe update it")
-    temp = _write_temp(target, data, mode)
+def _replace_if_unchanged(target: Path, data: bytes, digest: str, path: str) -> bytes | None:
+    """Compare, then atomically swap in the new bytes with the old permission bits.
+
+    Returns the bytes of a late write: an editor that opened the old file before our rename and wrote
+    into it afterwards (truncate-then-write saves, as Obsidian's) would otherwise lose them unseen.
+    """
     try:
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_folder(target.parent)
+        fd = os.open(target, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
+        raise WriteConflict(f"{path} was removed since vaultzoe read it; read it again") from None
+    try:
+        current = _read_fd(fd)
+        if digest_of(current) != digest:
+            raise WriteConflict(f"{path} changed on disk since vaultzoe read it; read it again and redo the change")
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        # A rename would succeed in a writable folder anyway; the human's read-only mark is what we honour.
+        if not mode & 0o222 or not os.access(target, os.W_OK):
+            raise VaultError(f"{path} is read-only: vaultzoe leaves it alone; make it writable to let vaultzoe update it")
+        temp = _write_temp(target, data, mode)
+        try:
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_folder(target.parent)
+        return _late_write(fd, current)
+    finally:
+        os.close(fd)
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _late_write(fd: int, compared: bytes, looks: int = 5) -> bytes | None:
+    """What someone wrote into the file we just replaced after we compared it; None when nobody did."""
+    for _ in range(looks):
+        now = _read_fd(fd)
+        if now == compared:
+            return None
+        if now:
+            return now
+        time.sleep(0.02)   # truncated: their bytes are on the way
+    return None
 
 
 def _create_new(target: Path, data: bytes) -> bool:
