@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from sys import intern
 from typing import Any
 
 from . import syntax
@@ -185,7 +184,7 @@ def _parse_body(body: str, first_line: int) -> tuple[list, list[LinkRecord], lis
     tags = syntax.find_tags(masked, hidden)
     headings = syntax.find_headings(masked)
     lines = _lines_at(body, [found[0] for found in found_links], first_line)
-    links = [(link, display, intern(body[start:end]), embed, None, line)
+    links = [(link, display, body[start:end], embed, None, line)
              for (start, end, embed, link, display), line in zip(found_links, lines)]
     heading_lines = _lines_at(body, [found[0] for found in headings], first_line)
     heading_records = [(text, level, line) for (_, level, text), line in zip(headings, heading_lines)]

@@ -14,7 +14,6 @@ import re
 import sys
 from bisect import bisect_right
 from functools import lru_cache
-from sys import intern
 from typing import Any, Iterable
 
 import yaml
@@ -488,7 +487,7 @@ def find_tags(masked: str, hidden: list[tuple[int, int]] = ()) -> list[tuple[int
         if start > 0 and masked[start - 1] == "_" and body[-1] == "_":
             body = body.rstrip("_")       # "_#tag_" is the tag inside emphasis
         if body and not (body.isdigit() and body.isascii()):
-            found.append((start, intern("#" + body)))
+            found.append((start, "#" + body))
     return found
 
 
@@ -575,7 +574,7 @@ def find_wikilinks(masked: str) -> list[FoundLink]:
         if start > 0 and masked[start - 1] == "\\":
             continue              # \[[X]] is literal text
         embed = start > 0 and masked[start - 1] == "!"
-        inner = intern(m.group(1))        # link texts repeat across a vault: share one string
+        inner = m.group(1)
         if "|" in inner or "#" in inner:
             link, display = split_wikilink(inner)
         else:
@@ -601,7 +600,7 @@ def find_markdown_links(masked: str, skip: list[tuple[int, int]] = ()) -> list[F
         if link is None:
             continue
         embed = open_ > 0 and masked[open_ - 1] == "!"
-        found.append((open_ - embed, dest.end(), embed, intern(link), intern(masked[open_ + 1:close])))
+        found.append((open_ - embed, dest.end(), embed, link, masked[open_ + 1:close]))
     return found
 
 
