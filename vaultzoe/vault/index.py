@@ -344,8 +344,14 @@ def _read(abs_path: str) -> tuple[bytes, Stat]:
     """The file's bytes (at most the indexed limit + 1) and the stat of what was read."""
     with open(abs_path, "rb", buffering=0) as f:
         st = os.fstat(f.fileno())
-        # read(n) allocates n bytes up front: ask for the size we expect, not the 5 MB limit
-        data = f.read(min(st.st_size, MAX_NOTE_BYTES) + 1) if st.st_size else f.read()
+        if st.st_size <= MAX_NOTE_BYTES:
+            data = f.readall()
+        else:                     # only the indexed prefix (plus one byte, to tell it was cut)
+            chunks, wanted = [], MAX_NOTE_BYTES + 1
+            while wanted > 0 and (chunk := f.read(wanted)):
+                chunks.append(chunk)
+                wanted -= len(chunk)
+            data = b"".join(chunks)
     return data, (st.st_mtime_ns, st.st_size)
 
 
