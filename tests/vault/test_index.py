@@ -347,6 +347,8 @@ def test_bad_input_gives_warnings(vault: Path):
     assert index.note("latin1.md").text == "caf\ufffd #ok" and index.tagged("ok") == {"latin1.md"}
     assert "first part" in index.warnings("huge.md")[0] and index.tagged("start") == {"huge.md"}
     assert index.unresolved() == {"trav.md": {"../../etc/passwd": 1, "../../../etc/passwd": 1, "/etc/passwd": 1}}
+    assert [w.split(" points")[0] for w in index.warnings("trav.md")] == [
+        "link [[../../etc/passwd]]", "link [x](../../../etc/passwd)"]
     assert any("symlink loop" in w for w in index.warnings())
     assert sorted(p for p in index.files() if p.endswith(".md"))[:2] == ["binary.md", "huge.md"]
     assert index.warnings("nope.md") == ()

@@ -140,6 +140,17 @@ def _unresolved_keys(record: Record, targets: tuple) -> tuple[str, ...]:
     return tuple({_name_key(_file_part(link[0])) for link, t in zip(record[2], targets) if t is None})
 
 
+def _escaping_links(record: Record, source: str) -> tuple[str, ...]:
+    """Warnings for links whose path climbs out of the vault (they stay unresolved, never followed)."""
+    folder = _folder(source)
+    found = []
+    for link in record[2]:
+        target = _file_part(link[0]).strip()
+        if ".." in target and _normalize(folder + "/" + target if folder and target[0] != "/" else target) is None:
+            found.append(f"link {link[2]} points outside the vault: left unresolved")
+    return tuple(found)
+
+
 def _depth_order(path: str) -> tuple:
     return path.count("/"), _fold(path), path
 
@@ -438,6 +449,7 @@ class VaultIndex:
                 record, warnings = _EMPTY_RECORD, (f"not readable ({exc.strerror})",)
             else:
                 record, warnings = _parse_file(path, data)
+                warnings += _escaping_links(record, path)
             targets = self._targets(record[2], path)
             out.append((path, stat, marshal.dumps(record), warnings, targets, _summary(record, targets),
                         _digest(data) if _racy(stat, now) else None))
@@ -479,7 +491,8 @@ class VaultIndex:
         except OSError as exc:
             return _EMPTY_RECORD, (f"not readable ({exc.strerror})",), True
         changed = self._track(path, stat, now, data)
-        return (*_parse_file(path, data), changed)
+        record, warnings = _parse_file(path, data)
+        return record, warnings + _escaping_links(record, path), changed
 
     def _track(self, path: str, stat: Stat, now: int, data: bytes) -> bool:
         """Remember the stat (and for a racy file a digest) a file was read at; True when its bytes changed.
@@ -905,6 +918,7 @@ class VaultIndex:
         if stat != self._stat.get(rel) or rel in self._racy or rel not in self._records:
             changed = self._track(rel, stat, time.time_ns(), data)
             record = parse_record(text) if changed or rel not in self._records else None
+            warnings += _escaping_links(record, rel) if record is not None else ()
             if record is not None and not self._same(rel, record, warnings):
                 self._put(rel, record, warnings)
                 return note_from_record(rel, record, text, self._file_warnings.get(rel, ()))
