@@ -113,6 +113,11 @@ def test_headings(case):
     assert [(h.text, h.level, h.line) for h in note.headings] == expected
 
 
+def test_index_notes_are_parsed_notes(case, index: VaultIndex):
+    data, note = case
+    assert index.note(data["filePath"]) == note
+
+
 def test_body_starts_where_obsidian_frontmatter_ends(case):
     data, note = case
     position = data["cachedMetadata"].get("frontmatterPosition")

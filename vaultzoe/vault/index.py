@@ -76,7 +76,7 @@ from .note import Link, Note, Record, note_from_record, parse_record, strip_bom
 
 CACHE_DIR = ".vaultzoe"
 CACHE_FILE = "index.marshal"
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 MAX_NOTE_BYTES = 5 * 1024 * 1024       # larger notes are indexed from their first 5 MB
 PARALLEL_BYTES = 4 * 1024 * 1024        # below this a helper process costs more than it saves
 RACY_NS = 2_000_000_000                 # a file changed this recently may change again within one mtime tick
@@ -226,7 +226,7 @@ def canvas_record(data: bytes) -> tuple[Record, tuple[str, ...]]:
         if not isinstance(node, dict):
             continue
         if node.get("type") == "text" and isinstance(node.get("text"), str):
-            links.extend(parse_record(node["text"])[2])
+            links.extend(parse_record(node["text"], headings=False)[2])
         elif node.get("type") == "file" and isinstance(node.get("file"), str):
             target = node["file"] + (node.get("subpath") or "")
             links.append((target, syntax.link_display(target), target, True, None, 0))
@@ -370,7 +370,7 @@ def _parse_file(path: str, data: bytes) -> tuple[Record, tuple[str, ...]]:
     if _is_canvas(path):
         return canvas_record(data)
     text, warnings = decode_note(data)
-    return parse_record(text), warnings
+    return parse_record(text, headings=False), warnings
 
 
 # ---------------------------------------------------------------- the index
@@ -917,7 +917,7 @@ class VaultIndex:
         text, warnings = decode_note(data)
         if stat != self._stat.get(rel) or rel in self._racy or rel not in self._records:
             changed = self._track(rel, stat, time.time_ns(), data)
-            record = parse_record(text) if changed or rel not in self._records else None
+            record = parse_record(text, headings=False) if changed or rel not in self._records else None
             warnings += _escaping_links(record, rel) if record is not None else ()
             if record is not None and not self._same(rel, record, warnings):
                 self._put(rel, record, warnings)

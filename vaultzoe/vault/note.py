@@ -92,8 +92,8 @@ class Note:
 LinkRecord = tuple[str, str, str, bool, "str | None", int]
 # (text, level, line)
 HeadingRecord = tuple[str, int, int]
-# (frontmatter, tags, links, headings, aliases, warnings, body_start, is_task)
-Record = tuple[dict, tuple, tuple, tuple, tuple, tuple, int, bool]
+# (frontmatter, tags, links, headings or None when left for later, aliases, warnings, body_start, is_task)
+Record = tuple[dict, tuple, tuple, "tuple | None", tuple, tuple, int, bool]
 
 _BOM = "\ufeff"
 _TASK_TAG = "task"
@@ -113,6 +113,8 @@ def parse_note(path: str, text: str) -> Note:
 def note_from_record(path: str, record: Record, text: str, extra_warnings: tuple[str, ...] = ()) -> Note:
     """Wrap a `Record` (from `parse_record(text)`) in a `Note`."""
     frontmatter, tags, links, headings, aliases, warnings, body_start, is_task = record
+    if headings is None:
+        headings = _headings(text, body_start)
     return Note(
         path=path, frontmatter=frontmatter, tags=tags,
         links=tuple(Link(*link) for link in links),
@@ -120,8 +122,12 @@ def note_from_record(path: str, record: Record, text: str, extra_warnings: tuple
         aliases=aliases, warnings=extra_warnings + warnings, body_start=body_start, is_task=is_task, text=text)
 
 
-def parse_record(text: str) -> Record:
-    """Parse BOM-free note text into a `Record` of plain tuples (the index's fast path)."""
+def parse_record(text: str, headings: bool = True) -> Record:
+    """Parse BOM-free note text into a `Record` of plain tuples (the index's fast path).
+
+    headings=False leaves them out (None): lookups never need them, so the index finds them only
+    when a `Note` is made.
+    """
     fm_text, body_start = syntax.split_frontmatter(text)
     properties: dict[str, Any] = {}
     warnings: tuple[str, ...] = ()
@@ -133,11 +139,11 @@ def parse_record(text: str) -> Record:
     fm_links = _frontmatter_links(properties, fm_text) if fm_text and "[[" in fm_text else []
     body = text[body_start:]
     first_line = text.count("\n", 0, body_start)
-    body_tags, body_links, headings, task_inline = _parse_body(body, first_line)
+    body_tags, body_links, found_headings, task_inline = _parse_body(body, first_line, headings)
     tags = tuple(fm_tags) + tuple(tag for _, tag in body_tags)
     is_task = any(_is_task_tag(t) for t in fm_tags) or task_inline
-    return (properties, tags, tuple(fm_links) + tuple(body_links), tuple(headings), aliases, warnings,
-            body_start, is_task)
+    return (properties, tags, tuple(fm_links) + tuple(body_links),
+            tuple(found_headings) if headings else None, aliases, warnings, body_start, is_task)
 
 
 def _property(properties: dict[str, Any], name: str) -> Any:
@@ -168,10 +174,9 @@ def _key_line(fm_text: str, key: str) -> int:
     return 1 + (fm_text.count("\n", 0, m.start()) if m else 0)
 
 
-def _parse_body(body: str, first_line: int) -> tuple[list, list[LinkRecord], list[HeadingRecord], bool]:
+def _parse_body(body: str, first_line: int, headings: bool = True) -> tuple[list, list, list, bool]:
     """(tags with offsets, links, headings, has an inline #task outside list items) of a note body."""
-    if "\r" in body:
-        body = body.replace("\r\n", "\n").replace("\r", "\n")
+    body = _unix_lines(body)
     masked = syntax.mask(body)
     wikilinks = syntax.find_wikilinks(masked)
     wiki_spans = [(found[0], found[1]) for found in wikilinks]
@@ -182,13 +187,28 @@ def _parse_body(body: str, first_line: int) -> tuple[list, list[LinkRecord], lis
     else:
         hidden, found_links = wiki_spans, wikilinks
     tags = syntax.find_tags(masked, hidden)
-    headings = syntax.find_headings(masked)
     lines = _lines_at(body, [found[0] for found in found_links], first_line)
     links = [(link, display, body[start:end], embed, None, line)
              for (start, end, embed, link, display), line in zip(found_links, lines)]
-    heading_lines = _lines_at(body, [found[0] for found in headings], first_line)
-    heading_records = [(text, level, line) for (_, level, text), line in zip(headings, heading_lines)]
+    heading_records = _heading_records(body, masked, first_line) if headings else []
     return tags, links, heading_records, _inline_task(body, tags)
+
+
+def _unix_lines(text: str) -> str:
+    """CRLF and lone CR as LF (the same number of line breaks, so line numbers hold)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _heading_records(body: str, masked: str, first_line: int) -> list[HeadingRecord]:
+    found = syntax.find_headings(masked)
+    lines = _lines_at(body, [offset for offset, _, _ in found], first_line)
+    return [(text, level, line) for (_, level, text), line in zip(found, lines)]
+
+
+def _headings(text: str, body_start: int) -> list[HeadingRecord]:
+    """The headings of a note whose record left them out."""
+    body = _unix_lines(text[body_start:])
+    return _heading_records(body, syntax.mask(body), text.count("\n", 0, body_start))
 
 
 def _destination_span(found: syntax.FoundLink) -> tuple[int, int]:
