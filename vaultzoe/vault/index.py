@@ -449,7 +449,8 @@ class VaultIndex:
                 record, warnings = _EMPTY_RECORD, (f"not readable ({exc.strerror})",)
             else:
                 record, warnings = _parse_file(path, data)
-                warnings += _escaping_links(record, path)
+                if b".." in data:
+                    warnings += _escaping_links(record, path)
             targets = self._targets(record[2], path)
             out.append((path, stat, marshal.dumps(record), warnings, targets, _summary(record, targets),
                         _digest(data) if _racy(stat, now) else None))

@@ -569,17 +569,21 @@ def find_wikilinks(masked: str) -> list[FoundLink]:
     if "[[" not in masked:
         return []
     found = []
+    append = found.append
     for m in _WIKILINK.finditer(masked):
-        start = m.start()
-        if start > 0 and masked[start - 1] == "\\":
+        start, end = m.span()
+        before = masked[start - 1] if start else ""
+        if before == "\\":
             continue              # \[[X]] is literal text
-        embed = start > 0 and masked[start - 1] == "!"
         inner = m.group(1)
         if "|" in inner or "#" in inner:
             link, display = split_wikilink(inner)
         else:
             link = display = inner
-        found.append((start - embed, m.end(), embed, link, display))
+        if before == "!":
+            append((start - 1, end, True, link, display))
+        else:
+            append((start, end, False, link, display))
     return found
 
 
