@@ -177,12 +177,9 @@ def _folder(path: str) -> str:
 
 
 def conflict_copy(path: str, siblings: set[str]) -> bool:
-    """Whether a note is a sync-conflict copy (Obsidian Sync, Dropbox, Syncthing, iCloud "Name 2.md").
-
-    `siblings` are the folded paths of the vault; an iCloud-style "Name 2.md" (2 to 9) counts only
-    when "Name.md" sits in the same folder, so a lone "Chapter 2.md" is not reported, nor are
-    Obsidian's own "Untitled 2.md" names.
-    """
+    """Whether a note is a sync-conflict copy (Obsidian Sync, Dropbox, Syncthing, iCloud "Name 2.md")."""
+    # `siblings` are the vault's folded paths. "Name 2.md" (2..9) counts only beside "Name.md", so a
+    # lone "Chapter 2.md" is a note, and so are Obsidian's own "Untitled 2.md" names.
     name = path.rsplit("/", 1)[-1]
     if _CONFLICT_NAME.search(name):
         return True
@@ -457,8 +454,9 @@ class VaultIndex:
         return out
 
     def _parse_forked(self, theirs: list[str], ours: list[str]) -> list[tuple]:
-        """Parse `theirs` in a forked child and `ours` here; the child streams marshalled chunks to an
-        unlinked temporary file, so neither process ever holds the other's share twice."""
+        """Parse `theirs` in a forked child and `ours` here, the child spooling marshalled chunks to a temp file."""
+        # a spool file (not a pipe) lets the child finish without waiting for us, and neither process
+        # ever holds the other's whole share at once
         with tempfile.TemporaryFile(dir=_scratch_dir(self.root)) as spool:
             pid = os.fork()
             if pid == 0:                                  # the child: parse, spool, leave at once
@@ -496,11 +494,9 @@ class VaultIndex:
         return record, warnings + _escaping_links(record, path), changed
 
     def _track(self, path: str, stat: Stat, now: int, data: bytes) -> bool:
-        """Remember the stat (and for a racy file a digest) a file was read at; True when its bytes changed.
-
-        A file written twice within one mtime tick keeps its stat; so while a file is that fresh
-        ("racy", as git calls it) a digest of its bytes decides instead.
-        """
+        """Remember the stat (and for a racy file a digest) a file was read at; True when its bytes changed."""
+        # a file written twice within one mtime tick keeps its stat, so while a file is that fresh
+        # ("racy", as git calls it) a digest of its bytes decides instead
         old_stat = self._stat.get(path)
         old_digest = self._racy.pop(path, None)
         self._stat[path] = stat
@@ -543,11 +539,9 @@ class VaultIndex:
         self._file_set_changed(_name_key(path), linked_from)
 
     def _file_set_changed(self, key: str, linked_from: Iterable[str] = ()) -> None:
-        """A file named `key` came or went: links on that name may now resolve elsewhere.
-
-        Only two kinds of link can change: unresolved ones on that name, and resolved ones pointing at
-        a file of that name (a closer or more exact namesake may now win, or the target went away).
-        """
+        """A file named `key` came or went: re-resolve the links whose answer may change."""
+        # only two kinds can: unresolved links on that name, and links resolved to a file of that name
+        # (a closer or more exact namesake may now win, or the target went away)
         self._conflicts = None
         self._memo.clear()
         self._dirty = True
@@ -696,12 +690,10 @@ class VaultIndex:
         return found                                  # type: ignore[return-value]
 
     def _rule(self, target: str) -> tuple:
-        """How a link target resolves, as far as it does not depend on the linking note's folder.
-
-        ("=", path): the same answer from anywhere; ("?", {folder: path}, path): namesakes, where a
-        file in the source's own folder wins; ("/", path): a path tried relative to the source first;
-        (".",): "./" and "../" paths, relative only.
-        """
+        """How a link target resolves, as far as that does not depend on the linking note's folder."""
+        # ("=", path): the same answer from anywhere; ("?", {folder: path}, path): namesakes, where a
+        # file in the source's own folder wins; ("/", path): a path tried relative to the source
+        # first; (".",): "./" and "../" paths, relative only
         if not target or "\x00" in target:
             return ("=", None)
         if target[0] == "/":

@@ -123,11 +123,8 @@ def note_from_record(path: str, record: Record, text: str, extra_warnings: tuple
 
 
 def parse_record(text: str, headings: bool = True) -> Record:
-    """Parse BOM-free note text into a `Record` of plain tuples (the index's fast path).
-
-    headings=False leaves them out (None): lookups never need them, so the index finds them only
-    when a `Note` is made.
-    """
+    """Parse BOM-free note text into a `Record` of plain tuples (headings=False leaves them None)."""
+    # the index's lookups never need headings, so it finds them only when it makes a Note
     fm_text, body_start = syntax.split_frontmatter(text)
     properties: dict[str, Any] = {}
     warnings: tuple[str, ...] = ()

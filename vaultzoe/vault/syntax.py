@@ -655,10 +655,8 @@ def _decode_percent_run(m: re.Match) -> str:
 
 
 def property_links(properties: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """[(top-level key, key, link, display, original)] for property values that are a quoted "[[link]]".
-
-    Keys follow Obsidian: "key" for a value, "key.0" for list items, "key.sub" for nested maps.
-    """
+    """[(top-level key, key, link, display, original)] for property values that are a quoted "[[link]]"."""
+    # keys as Obsidian's frontmatterLinks have them: "key", "key.0" for list items, "key.sub" in maps
     found: list[tuple[str, str, str, str, str]] = []
     for key, value in properties.items():
         _collect_property_links(str(key), str(key), value, found)
