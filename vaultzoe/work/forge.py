@@ -15,7 +15,10 @@ and "pr" (pushed to origin, or the local branch when there is no origin; a refus
 "pr" item, never an exception). Without new commits, checks and push are skipped. Changes the agent
 left uncommitted are never committed for it, only named in the evidence. The judgement is kept in
 job.log_dir/forge.json; observe() re-judges when none is kept. make_forge takes an optional planner for
-the GitHub forge, and raises TaskBlocked when `forge: github` lacks a token or a `github:` repo.
+the GitHub forge, and raises TaskBlocked when `forge: github` lacks a token or a `github:` repo. The GitHub
+forge's patience (retries, backoff, longest rate-limit wait, request spacing, CI grace) comes from
+VAULTZOE_GITHUB_* variables (GitHubPolicy.from_environ: TRIES, BACKOFF_S, MAX_WAIT_S, SECONDARY_WAIT_S,
+TIMEOUT_S, REQUEST_SPACING_S, WRITE_SPACING_S, CHECKS_GRACE_S).
 """
 
 from __future__ import annotations
@@ -243,8 +246,9 @@ def make_forge(settings: Settings, repo: RepoConfig, environ: Mapping[str, str],
     if not repo.github:
         raise TaskBlocked(f"forge is github but {repo.note_path or repo.name} has no `github:` property: set it "
                           f"to owner/name, or set `forge: local` in {SETTINGS_NOTE}")
+    policy = _load("vaultzoe.work.github:GitHubPolicy").from_environ(environ)
     return forge_class(workspace=workspace, repo=repo, token=token,
-                       api_url=environ.get("GITHUB_API_URL") or DEFAULT_GITHUB_API, planner=planner)
+                       api_url=environ.get("GITHUB_API_URL") or DEFAULT_GITHUB_API, planner=planner, policy=policy)
 
 
 def _load(target: str) -> Any:

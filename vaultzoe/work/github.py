@@ -13,7 +13,7 @@ import email.utils
 import logging
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from typing import Callable, Mapping, TypeVar
 
@@ -48,7 +48,9 @@ LOG_TAIL_BYTES = 256_000
 
 @dataclass(frozen=True)
 class GitHubPolicy:
-    """How patient the forge is with GitHub; tests shorten the waits."""
+    """How patient the forge is with GitHub. Each field can be set from the environment as
+    VAULTZOE_GITHUB_<FIELD> (e.g. VAULTZOE_GITHUB_BACKOFF_S=5, VAULTZOE_GITHUB_REQUEST_SPACING_S=0 for a
+    GitHub Enterprise without secondary limits); see `from_environ`."""
 
     tries: int = 4                      # per API operation: the first try and three retries
     backoff_s: float = 1.0              # first wait after a 5xx or connection error, doubled each retry
@@ -58,6 +60,18 @@ class GitHubPolicy:
     request_spacing_s: float = 0.25     # PyGithub's throttles (GitHub asks for spaced writes)
     write_spacing_s: float = 1.0
     checks_grace_s: float = 180.0       # a PR updated this recently with no checks yet: CI may still register
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "GitHubPolicy":
+        """The defaults, each overridden by VAULTZOE_GITHUB_<FIELD NAME> when set (0 or more; tries 1 or more)."""
+        values: dict[str, float | int] = {}
+        for spec in fields(cls):
+            key = f"VAULTZOE_GITHUB_{spec.name.upper()}"
+            raw = (environ.get(key) or "").strip()
+            if raw:
+                least = 1 if spec.name == "tries" else 0
+                values[spec.name] = _policy_number(key, raw, type(spec.default), least)
+        return cls(**values)
 
 
 class GitHubForge:
@@ -300,6 +314,18 @@ class GitHubForge:
 
 
 # ---------------------------------------------------------------- pure helpers
+
+
+def _policy_number(key: str, raw: str, kind: type, minimum: int) -> float | int:
+    """One VAULTZOE_GITHUB_* value; SettingsError names the variable and what it must be."""
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise SettingsError(f"{key}={raw!r}: must be {what}, {minimum} or more; fix it in vaultzoe's environment")
+    return value
 
 
 def github_slug(repo: RepoConfig | str) -> str:
