@@ -299,10 +299,20 @@ def test_save_only_when_changed_and_corrupt_cache_rebuilds(vault: Path):
     os.utime(cache, ns=(OLD_MTIME_NS, OLD_MTIME_NS))
     VaultIndex.open(vault).save()
     assert cache.stat().st_mtime_ns == OLD_MTIME_NS          # nothing changed: nothing written
+    write(vault, "b.md", "#b")
+    again = VaultIndex.open(vault)
+    again.save(min_interval=3600)                             # first save: written
+    write(vault, "c.md", "#c")
+    again.refresh()
+    stamp = cache.stat().st_mtime_ns
+    again.save(min_interval=3600)                             # changed, but saved moments ago
+    assert cache.stat().st_mtime_ns == stamp
+    again.save()
+    assert VaultIndex.open(vault).tagged("c") == {"c.md"}
     cache.write_bytes(b"not a cache")
     assert VaultIndex.open(vault).tagged("a") == {"a.md"}
     cache.write_bytes(cache.read_bytes()[:3])
-    assert VaultIndex.open(vault).stats()["notes"] == 1
+    assert VaultIndex.open(vault).stats()["notes"] == 3
 
 
 def test_warm_start_equals_full_build(demo_vault: Path):

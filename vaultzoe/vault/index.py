@@ -8,7 +8,7 @@ API CONTRACT (fixed; other modules build on it):
     index.refresh() -> set[str]             rescan stats; re-parse changed/added, drop removed; returns changed paths
     index.update(path: str) -> None         incremental update of one vault-relative path (changed, added or removed)
     index.rename(old: str, new: str) -> None
-    index.save() -> None                    write the cache
+    index.save() -> None                    write the cache (save(min_interval=s): not more often than that)
     index.root: Path
     index.notes() -> Iterable[Note]         markdown notes only
     index.note(path: str) -> Note | None
@@ -393,6 +393,7 @@ class VaultIndex:
         self._conflicts: set[str] | None = None          # computed lazily; reset when files come or go
         self._memo: dict[Any, Any] = {}                  # target -> rule (see _rule); (folder, target) -> path
         self._dirty = True
+        self._saved_at = float("-inf")
 
     # ------------------------------------------------------------ building
 
@@ -842,26 +843,27 @@ class VaultIndex:
             "aliases": self._aliases, "tasks": self._tasks, "racy": self._racy,
         }
 
-    def save(self) -> None:
-        """Write the cache to <vault>/.vaultzoe/ (atomically; only when something changed)."""
-        if not self._dirty and self._cache_path().exists():
+    def save(self, min_interval: float = 0.0) -> None:
+        """Write the cache to <vault>/.vaultzoe/ atomically, when something changed (and `min_interval` s passed)."""
+        # the cache only saves work (every entry is checked against the file's stat), so a daemon may
+        # save at most every few seconds instead of after every edit
+        target = self._cache_path()
+        if not self._dirty and target.exists():
+            return
+        if min_interval and time.monotonic() - self._saved_at < min_interval:
             return
         payload = {"version": CACHE_VERSION, "python": list(sys.version_info[:2]), "state": self._state()}
-        try:
-            blob = marshal.dumps(payload)
-        except ValueError as exc:
-            self._scan_warnings.append(f"index cache not written: {exc}")
-            return
-        target = self._cache_path()
         temp = target.with_name(f".{CACHE_FILE}.{os.getpid()}.tmp")
         try:
             target.parent.mkdir(exist_ok=True)
-            temp.write_bytes(blob)
+            temp.write_bytes(marshal.dumps(payload))
             os.replace(temp, target)
-        except OSError as exc:
-            self._scan_warnings.append(f"index cache not written to {target.parent}: {exc.strerror}")
+        except (OSError, ValueError) as exc:
+            temp.unlink(missing_ok=True)
+            self._scan_warnings.append(f"index cache not written to {target.parent}: {exc}")
             return
         self._dirty = False
+        self._saved_at = time.monotonic()
 
     def _load_cache(self) -> bool:
         """Start from the cache, then re-read whatever changed since; False when there is no usable cache."""
