@@ -139,6 +139,9 @@ def make_vault(vault: Path, repo: Path, agent_script: Path) -> None:
         target = vault / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(textwrap.dedent(text), encoding="utf-8")
+    zoe = vault / "Zoe/Zoe.md"
+    zoe.write_text(zoe.read_text(encoding="utf-8").replace("default_agent: claude", "default_agent: demo-agent"),
+                   encoding="utf-8")
     (vault / "Tasks/Example task.md").unlink(missing_ok=True)
     (vault / "Zoe/Repos/example-app.md").unlink(missing_ok=True)
     py = sys.executable
