@@ -228,8 +228,9 @@ def _lines_at(body: str, offsets: list[int], first_line: int) -> list[int]:
 
 def _inline_task(body: str, tags: list[tuple[int, str]]) -> bool:
     """Whether an inline #task (or #task/...) sits outside every list item."""
-    return any(tag[1:5].lower() == _TASK_TAG and _is_task_tag(tag) and not syntax.in_list_item(body, offset)
-               for offset, tag in tags)
+    if not tags or "#task" not in "".join([tag for _, tag in tags]).lower():
+        return False
+    return any(_is_task_tag(tag) and not syntax.in_list_item(body, offset) for offset, tag in tags)
 
 
 # ---------------------------------------------------------------- sections
