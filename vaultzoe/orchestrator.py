@@ -335,7 +335,7 @@ class Orchestrator:
         if run.timed_out:
             head = "The agent ran out of time and was stopped"
         elif report.is_error:
-            head = f"The agent reported an error: {report.error or 'unknown error'}"
+            head = f"The agent reported an error: {(report.error or 'unknown error').rstrip('.')}"
         else:
             head = f"The agent exited with code {run.exit_code}"
         return f"{head}.\n\nLast output:\n{tail}" if tail else head + "."
@@ -482,10 +482,22 @@ class Orchestrator:
 
     def _do_SteerRun(self, action: d.SteerRun, task: _Live, obs: d.Observation) -> None:
         current = task.state.current
-        self.parts.runner.stop(Path(current.run_dir), "steered by you")
-        steered = replace(current, steers=current.steers + (action.message,))
+        stopped = self.parts.runner.stop(Path(current.run_dir), "steered by you")
+        # a running agent's session id is only in its log so far (judging an ended run is what records it)
+        report = self._agent_report(vconfig.agent_config(self.config, current.agent), stopped)
+        session = report.session_id or current.session_id
+        steered = replace(current, steers=current.steers + (action.message,), session_id=session)
         task.state = task.state.with_attempt(steered)
-        self._launch(task, steered, prompt=action.message, resume=current.session_id, steer_no=len(steered.steers))
+        prompt = action.message if session else self._restart_prompt(steered)
+        self._launch(task, steered, prompt=prompt, resume=session, steer_no=len(steered.steers))
+        self._write_attempt(task, task.state.current)
+
+    def _restart_prompt(self, attempt: Attempt) -> str:
+        """No session to continue (a command agent, or one stopped before it said its id): the task again, steered."""
+        first = Path(attempt.run_dir).parent / str(attempt.number) / "prompt.md"
+        task_prompt = first.read_text(encoding="utf-8").rstrip()
+        steers = "\n\n".join(attempt.steers)
+        return f"{task_prompt}\n\n## Steer (from the human; it overrides the above)\n\n{steers}\n"
 
     def _do_StartAttempt(self, action: d.StartAttempt, task: _Live, obs: d.Observation) -> None:
         note = task.note
@@ -576,7 +588,9 @@ class Orchestrator:
     def _launch(self, task: _Live, attempt: Attempt, prompt: str, resume: str | None, steer_no: int) -> None:
         cfg = vconfig.agent_config(self.config, attempt.agent)
         agent = self.parts.make_agent(cfg)
-        run_dir = Path(attempt.run_dir) if not steer_no else Path(f"{attempt.run_dir}-steer{steer_no}")
+        run_dir = Path(attempt.run_dir)
+        if steer_no:    # beside the attempt's first run, which keeps the task's prompt
+            run_dir = run_dir.parent / f"{attempt.number}-steer{steer_no}"
         run_dir.mkdir(parents=True, exist_ok=True)
         prompt_file = run_dir / "prompt.md"
         prompt_file.write_text(prompt, encoding="utf-8")
