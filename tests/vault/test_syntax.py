@@ -330,3 +330,17 @@ def test_destination_pattern_matches_the_plain_reading(text):
     fast = syntax._MD_DEST.match(text)
     plain = _REFERENCE_DEST.match(text)
     assert (fast and fast.group(0), fast and fast.groups()) == (plain and plain.group(0), plain and plain.groups())
+
+
+_tag_body = st.text(st.sampled_from("abzAZ09_-/éßж日😀"), min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_tag_body, st.sampled_from([" ", "\t", "\n", "", "_", "*", "|", "["]),
+       st.sampled_from([" ", ".", ",", "!", "?", ")", ":", ";", "\n", ""]))
+def test_a_tag_is_found_whole_between_boundaries(body, before, after):
+    text = (f"x{before}" if before else "") + f"#{body}" + (f"{after}y" if after else "")
+    expected = [] if body.isdigit() else ["#" + (body.rstrip("_") if before == "_" else body)]
+    if expected == ["#"]:
+        expected = []
+    assert tags(text) == expected
