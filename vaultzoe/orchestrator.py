@@ -185,9 +185,18 @@ class Orchestrator:
             reason = f"vaultzoe hit an error: {type(exc).__name__}: {exc}"
             if isinstance(exc, VaultzoeError):
                 reason = str(exc)
-            self._set_status(task, Status.BLOCKED, reason)
-            self._save(task)
+            self._block(task, reason)
             return [f"{task.state.path}: {reason}"]
+
+    def _block(self, task: _Live, reason: str) -> None:
+        """The human must act: an attempt whose agent ended is closed, the note says why, inbox + notify once."""
+        current = task.state.current
+        if current is not None and current.outcome == "running" and current.ended:
+            self._do_FinishAttempt(d.FinishAttempt("failed", reason), task, None)  # type: ignore[arg-type]
+        self._set_status(task, Status.BLOCKED, reason)
+        self._save(task)
+        if task.state.id:
+            self._do_Notify(d.Notify(Status.BLOCKED), task, None)  # type: ignore[arg-type]
 
     def _step(self, task: _Live, live: dict[str, _Live]) -> None:
         for _ in range(3):   # a retry turns a task `queued`; it may start again in the same pass

@@ -196,3 +196,17 @@ def test_the_github_policy_comes_from_the_environment_and_a_bad_value_names_the_
                        ("VAULTZOE_GITHUB_MAX_WAIT_S", "soon"), ("VAULTZOE_GITHUB_BACKOFF_S", "-1")):
         with pytest.raises(SettingsError, match=f"{key}='{re.escape(value)}'"):
             GitHubPolicy.from_environ({key: value})
+
+
+def test_a_token_github_refuses_blocks_the_task_with_the_fix_in_the_inbox_and_one_notification(gh, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_revokedToken0000000000000000000000")
+    note = gh.task("Add numbers", agent="careful")
+    gh.until_idle()
+    state = gh.state("Add numbers")
+    assert state.status.value == "blocked" and "GITHUB_TOKEN" in state.reason
+    assert "GITHUB_TOKEN or GH_TOKEN" in note.read_text()
+    assert "**blocked**" in gh.world.read("Zoe/Inbox.md")
+    assert [a.outcome for a in state.attempts] == ["failed"]     # the agent ended; its attempt does not stay running
+    assert [m["title"] for m in gh.notifications] == ["Task blocked, needs you: Add numbers"]
+    gh.run_once()
+    assert len(gh.notifications) == 1 and gh.stub.pulls == {}
