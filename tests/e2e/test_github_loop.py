@@ -6,6 +6,7 @@ notifies a local webhook. Real git, real agent processes, real files; nothing of
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,7 +18,6 @@ from vaultzoe.work.github import GitHubPolicy
 
 from .conftest import git
 from .github_fixtures import FAST_GITHUB_ENV, PULLS, TOKEN, FakeCI, GitHubWorld, Webhook, write_github_setup
-
 
 
 def links_to(text: str, note: str) -> bool:
@@ -94,14 +94,15 @@ def test_red_ci_is_retried_with_its_output_then_the_pr_is_reviewed_notified_once
     outputs += [gh.run_once().output, gh.run_once().output]
     assert gh.state("Fix add").status.value == "review" and len(gh.notifications) == 1
     assert gh.stub.count("POST", PULLS) == 1 and len(gh.state("Fix add").attempts) == 2
-    worktree = state.worktree
-    assert_no_token_leaked(gh, *outputs)       # the worktree still exists here
+    worktree = Path(state.worktree)
+    assert (worktree / "calc.py").is_file()
+    assert_no_token_leaked(gh, *outputs)       # the worktree is still there to be searched
 
     gh.stub.merge(1)
     outputs.append(gh.run_once().output)
     done = gh.state("Fix add")
     assert done.status.value == "done" and frontmatter(note)["status"] == "done"
-    assert not (gh.world.tmp / "worktrees").joinpath(worktree).exists() and done.worktree == ""
+    assert not worktree.exists() and done.worktree == ""
     assert state.branch in git(gh.world.repo, "branch", "--list") and state.branch in git(gh.world.origin, "branch")
     learned = gh.world.read("Zoe/Learnings/general.md")
     assert "ci-fixer" in learned and "Fix add" in learned and "## What worked" in learned
