@@ -118,11 +118,13 @@ def run(vault: Path,
     root = _vault(vault)
     with vault_lock(root):
         orch = open_orchestrator(root, _flags(max_agents, max_attempts, planner, forge))
-        if once or not until_idle:
-            result = orch.reconcile()
-            _print_pass(result)
-            return
-        outcome = run_until_idle(orch, timeout=timeout)
+        try:
+            if once or not until_idle:
+                _print_pass(orch.reconcile())
+                return
+            outcome = run_until_idle(orch, timeout=timeout)
+        finally:
+            orch.close()
         _print_pass(outcome.last)
         if not outcome.idle:
             typer.echo(f"Not idle after {outcome.seconds:.0f} s (--timeout {timeout:g}); agents keep running.", err=True)
@@ -153,6 +155,8 @@ def watch(vault: Path,
             watch_loop(orch)
         except KeyboardInterrupt:
             typer.echo("stopped")
+        finally:
+            orch.close()
 
 
 @app.command()

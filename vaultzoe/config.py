@@ -32,9 +32,8 @@ def _stem(path: str) -> str:
 
 
 def _folder_notes(index: VaultIndex, folder: str) -> list[Note]:
-    prefix = folder.lower() + "/"
-    return [n for n in index.notes() if n.path.lower().startswith(prefix)
-            and n.path.count("/") == folder.count("/") + 1 and _stem(n.path).lower() != "readme"]
+    return [n for n in index.notes(folder)   # reads only that folder's notes
+            if n.path.count("/") == folder.count("/") + 1 and _stem(n.path).lower() != "readme"]
 
 
 def load_settings(index: VaultIndex, environ: Mapping[str, str], flags: Mapping[str, Any] | None = None) -> tuple[Settings, str | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import sys
 import time
@@ -152,11 +153,15 @@ class Orchestrator:
         for path in self.journal.take_touched():
             # the watcher drops our own writes, so the index learns of them here (a human edit we merged included)
             self.index.update(path)
-        self.index.save()
+        self.index.save(min_interval=10.0)   # the cache only saves work; close() writes the last state
         counts: dict[str, int] = {}
         for task in live.values():
             counts[task.state.status.value] = counts.get(task.state.status.value, 0) + 1
         return PassResult(counts, tuple(errors), self.config.settings_error)
+
+    def close(self) -> None:
+        """Write what the index cache still lacks (the next start then reads only what changed)."""
+        self.index.save()
 
     def _refresh_index(self, dirty: set[str] | None, rescan: bool) -> None:
         if rescan or dirty is None:
@@ -477,7 +482,8 @@ class Orchestrator:
         return learnings.Outcome(
             task_id=state.id, task_path=state.path, attempt=last.number, agent=last.agent, model=last.model,
             succeeded_first_try=first_try, merged=merged, cost_usd=state.cost_usd, duration_s=None,
-            prompt_shape=_prompt_shape(Path(last.run_dir) / "prompt.md"), attempt_note=last.note, lesson=lesson,
+            prompt_shape=_prompt_shape(Path(re.sub(r"-steer\d+$", "", last.run_dir)) / "prompt.md"),
+            attempt_note=last.note, lesson=lesson,
         )
 
     def _do_Cleanup(self, action: d.Cleanup, task: _Live, obs: d.Observation) -> None:
