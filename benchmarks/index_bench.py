@@ -756,7 +756,9 @@ def report(b: Bench, m: dict) -> str:
     L = []
     L.append(f"Machine: {m['platform']}; {m['cpus']} CPUs ({m['cpu_model']}); {m['memory']} RAM; {m['python']}")
     L.append(f"Date: {m['date']}; load average at start {m['loadavg_start'][0]:.2f}, at end {os.getloadavg()[0]:.2f}")
-    L.append(f"Code: vaultzoe at {m.get('code')}")
+    end_code = machine().get("code")
+    L.append(f"Code: vaultzoe at {m.get('code')}" + ("" if end_code == m.get("code") else
+             f" at the start; **changed during the run**, at the end: {end_code}"))
     L.append(f"Command: {' '.join(['python'] + [os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])}")
     L.append(f"Peers: {b.peer_venv} (hvk: {'yes' if b.hvk.exists() else 'not installed'}; "
              f"obsidiantools: {'yes' if b._has_otools() else 'not installed'})")
