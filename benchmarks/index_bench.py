@@ -572,6 +572,16 @@ class Bench:
                 "rss_mb": r["rss_mb"], "tree_rss_mb": r["tree_rss_mb"], "kernel_maxrss_mb": r["kernel_maxrss_mb"],
                 "report": j}
 
+    def cli_run(self, vault: Path) -> dict:
+        """`python -m vaultzoe.cli index VAULT --json`: what a user waits for, start-up and imports included."""
+        r = run_measured([sys.executable, "-m", "vaultzoe.cli", "index", str(vault), "--json"], self.a.timeout,
+                         cwd=str(REPO))
+        j = _last_json(r["stdout"])
+        if r["rc"] != 0 or j is None:
+            return {"status": "error", "error": (r["stderr"] or r["stdout"])[-1500:], "wall": r["wall"]}
+        return {"status": "ok", "seconds": r["wall"], "inner": j.get("seconds"), "wall": r["wall"],
+                "cpu": r["proc_cpu"], "rss_mb": r["rss_mb"], "tree_rss_mb": r["tree_rss_mb"], "report": j}
+
     # ---------------------------------------------------------------------------------- one size
     def run_size(self, n: int) -> dict:
         a = self.a
@@ -609,6 +619,16 @@ class Bench:
                 res["ours_warm"] = warm.summary()
                 self.log(f"[{n}] ours: one-edit update()/refresh() x{a.edits}")
                 res["ours_edits"] = self.child("edits", vault)
+                self.log(f"[{n}] ours: the CLI, vaultzoe index --json (no cache, then warm)")
+                cold, hot = Series(), Series()
+                for _ in range(1 if n >= 50_000 else 2):
+                    shutil.rmtree(vault / ".vaultzoe", ignore_errors=True)
+                    f = self.child("floor", vault)
+                    cold.add(self.cli_run(vault), floor=f)
+                for _ in range(3):
+                    s = self.child("stat", vault)
+                    hot.add(self.cli_run(vault), stat=s)
+                res["cli_cold"], res["cli_warm"] = cold.summary(), hot.summary()
         if want("naive"):
             self.log(f"[{n}] naive regex + libyaml scan")
             nv = Series()
@@ -798,6 +818,13 @@ def report(b: Bench, m: dict) -> str:
             row("**ours: warm start, nothing changed** (fresh process)", ow,
                 note=(f"2nd open in the same process {_fmt_s(ow.get('second_open_seconds'))}; "
                       f"/ stat {_fmt_x((ow.get('ratios') or {}).get('stat'))}") if _ok(ow) else "")
+        for key, label in (("cli_cold", "ours: CLI `vaultzoe index --json`, no cache (process)"),
+                           ("cli_warm", "ours: CLI `vaultzoe index --json`, warm (process)")):
+            c = r.get(key)
+            if c is not None:
+                row(label, c, ratio="floor" if key == "cli_cold" else "stat",
+                    note=(f"process wall incl. start-up and imports; its own 'seconds' {_fmt_s(c.get('inner'))}"
+                          + ("; ratio is / stat" if key == "cli_warm" else "")) if _ok(c) else "")
         upd = ref = None
         if oe is not None:
             if _ok(oe):
