@@ -156,6 +156,33 @@ def idle_cpu(notes: int, seconds: float) -> tuple[float, float]:
             proc.wait(10)
 
 
+def timer_pass_cost(notes: int) -> tuple[float, float]:
+    """In-process: the median cost of one timer pass on a big vault (what `watch` spends every poll_seconds
+    while some task is running, checking or in review), next to a stat of every file (the floor of a rescan)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from vault_gen import generate
+    from vaultzoe.orchestrator import Orchestrator, Parts
+    with tempfile.TemporaryDirectory() as tmp:
+        vault = Path(tmp) / "vault"
+        generate(vault, notes, seed=7)
+        init_vault(vault)
+        env = {**os.environ, "VAULTZOE_WORKTREES": str(Path(tmp) / "wt"), "VAULTZOE_PLANNER": "template"}
+        orch = Orchestrator(vault, Parts.real(vault, env))
+        orch.reconcile()
+        passes = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            orch.reconcile(dirty=set(), rescan=False)
+            passes.append(time.perf_counter() - t0)
+        stats = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for p in vault.rglob("*"):
+                p.stat()
+            stats.append(time.perf_counter() - t0)
+        return statistics.median(passes), statistics.median(stats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=15)
@@ -173,6 +200,10 @@ def main() -> None:
           f"{(med - fmed) * 1000:.0f} ms ({med / fmed:.1f}x the bare start)")
     if args.idle_notes:
         cpu, startup = idle_cpu(args.idle_notes, args.idle_seconds)
+        cost, floor_stat = timer_pass_cost(args.idle_notes)
+        print(f"one timer pass on {args.idle_notes} notes (runs every poll_seconds only while a task is running, "
+              f"checking or in review): {cost * 1000:.0f} ms = {cost / 10 * 100:.2f}% of a core at poll_seconds 10; "
+              f"a stat of every file takes {floor_stat * 1000:.0f} ms")
         print(f"idle CPU of watch on {args.idle_notes} notes: {cpu * 100:.2f}% of a core over {args.idle_seconds:.0f} s "
               f"(goal < 1%); watch ready after {startup:.1f} s")
 

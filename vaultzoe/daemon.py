@@ -60,6 +60,8 @@ def watch(orch: Orchestrator, on_pass: Callable[[PassResult], None] | None = Non
             batch = watcher.next_batch(timeout=wait)
             # a full stat scan now and then, so a lost inotify event is only ever late, never lost
             rescan = (batch is not None and batch.rescan) or time.monotonic() - last_scan > FULL_RESCAN_SECONDS
+            if batch is None and not rescan and not result.watching:
+                continue      # nothing edited and nothing out there to look at: an idle daemon stays idle
             if rescan:
                 last_scan = time.monotonic()
             dirty = set(batch.paths) if batch is not None else set()

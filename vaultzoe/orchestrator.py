@@ -113,6 +113,11 @@ class PassResult:
     def busy(self) -> bool:
         return any(self.counts.get(s.value, 0) for s in (Status.QUEUED, Status.RUNNING, Status.CHECKING))
 
+    @property
+    def watching(self) -> bool:
+        """Whether the world can change without a vault edit (agents, CI, reviews, merges): timer passes matter."""
+        return self.busy or bool(self.counts.get(Status.REVIEW.value, 0))
+
 
 @dataclass
 class _Live:
@@ -156,7 +161,9 @@ class Orchestrator:
         self.index.save(min_interval=10.0)   # the cache only saves work; close() writes the last state
         counts: dict[str, int] = {}
         for task in live.values():
-            counts[task.state.status.value] = counts.get(task.state.status.value, 0) + 1
+            # notes never queued are listed, but only tasks vaultzoe manages make it busy
+            key = task.state.status.value if task.state.id else "never queued"
+            counts[key] = counts.get(key, 0) + 1
         return PassResult(counts, tuple(errors), self.config.settings_error)
 
     def close(self) -> None:
@@ -185,6 +192,10 @@ class Orchestrator:
             task.state = replace(task.state, waiting=str(exc))
             self._save(task)
             return [f"{task.state.path}: {exc}"]
+        except TaskBlocked as exc:
+            log.info("task %s blocked: %s", task.state.id, exc)
+            self._block(task, str(exc))
+            return [f"{task.state.path}: {exc}"]
         except Exception as exc:  # noqa: BLE001 - recorded in the vault, loop carries on
             log.exception("task %s failed this pass", task.state.id)
             reason = f"vaultzoe hit an error: {type(exc).__name__}: {exc}"
@@ -204,6 +215,8 @@ class Orchestrator:
             self._do_Notify(d.Notify(Status.BLOCKED), task, None)  # type: ignore[arg-type]
 
     def _step(self, task: _Live, live: dict[str, _Live]) -> None:
+        if not task.state.id:
+            return            # a task note never queued: vaultzoe only lists it
         for _ in range(3):   # a retry turns a task `queued`; it may start again in the same pass
             before = task.state
             obs = self._observe(task, live)
