@@ -223,3 +223,13 @@ def test_hundred_tasks_respect_max_agents(world, monkeypatch):
     for s in running:   # tidy: cancel the three
         (world.vault / s.path).write_text((world.vault / s.path).read_text().replace("status: running", "status: cancelled"))
     world.run_once()
+
+
+def test_a_task_note_never_queued_is_listed_but_never_started(world):
+    note = world.task("Typed by hand", mode="good", status="running")
+    before = note.read_bytes()
+    result = world.until_idle()
+    assert result.exit_code == 0, result.output
+    assert world.starts() == []
+    assert note.read_bytes() == before                      # not one byte of the human's note changed
+    assert "[[Tasks/Typed by hand]] | running |" in world.read("Zoe/Registry.md")

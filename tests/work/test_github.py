@@ -11,7 +11,7 @@ import pytest
 
 from tests.stubs.github_stub import Fault, GitHubStub
 from vaultzoe.brain.planner import TemplatePlanner
-from vaultzoe.errors import ForgeError, SettingsError, TaskBlocked
+from vaultzoe.errors import ForgeError, ForgeUnavailable, SettingsError, TaskBlocked
 from vaultzoe.fakes.planner import ScriptedPlanner
 from vaultzoe.protocols import CheckItem, ForgeJob
 from vaultzoe.work.github import GitHubForge, GitHubPolicy, github_slug
@@ -269,6 +269,18 @@ def test_a_rate_limit_longer_than_the_max_wait_is_a_forge_error_at_once(world):
     with pytest.raises(ForgeError, match=r"rate limit .* lifts in 3\d\d\ds.*later pass"):
         world.forge().submit(world.job)
     assert time.monotonic() - started < 2
+
+
+def test_after_a_long_rate_limit_the_same_forge_leaves_github_alone_until_it_lifts(world):
+    world.stub.rate_limit_once("GET", r"/pulls$", kind="primary", reset_in=3600)
+    world.commit()
+    forge = world.forge()
+    with pytest.raises(ForgeUnavailable):
+        forge.submit(world.job)
+    asked = len(world.stub.requests)
+    with pytest.raises(ForgeUnavailable, match="tried again after that"):
+        forge.submit(world.job)
+    assert len(world.stub.requests) == asked      # not one more request while the limit holds
 
 
 def test_server_errors_and_dropped_connections_are_retried_then_reported(world):

@@ -54,7 +54,7 @@ class GitHubPolicy:
 
     tries: int = 4                      # per API operation: the first try and three retries
     backoff_s: float = 1.0              # first wait after a 5xx or connection error, doubled each retry
-    max_wait_s: float = 120.0           # the longest rate-limit wait honoured; longer -> ForgeError, next pass
+    max_wait_s: float = 10.0            # the longest wait inside a pass (other tasks wait too); longer -> next pass
     secondary_wait_s: float = 60.0      # GitHub's advice for a secondary rate limit without Retry-After
     timeout_s: int = 30                 # per HTTP request
     request_spacing_s: float = 0.25     # PyGithub's throttles (GitHub asks for spaced writes)
@@ -85,6 +85,7 @@ class GitHubForge:
         self._workspace = workspace
         self._planner = planner
         self._policy = policy
+        self._not_before = 0.0          # epoch seconds: GitHub asked us to stay away until then
         self._api_url = (api_url or DEFAULT_API_URL).rstrip("/")
         self._gh = Github(auth=Auth.Token(token), base_url=self._api_url, retry=None, lazy=True,
                           timeout=policy.timeout_s, seconds_between_requests=policy.request_spacing_s,
@@ -253,6 +254,10 @@ class GitHubForge:
     def _call(self, what: str, operation: Callable[[], T]) -> T:
         """Run one API operation; rate limits are waited out, faults retried, then ForgeError."""
         failure = ""
+        if time.time() < self._not_before:
+            raise ForgeUnavailable(f"GitHub asked vaultzoe to wait (rate limit) until "
+                                   f"{time.strftime('%H:%M:%S', time.localtime(self._not_before))}; "
+                                   f"{what} in {self._slug} is tried again after that")
         for attempt in range(self._policy.tries):
             self._respect_quota(what)
             try:
@@ -292,6 +297,7 @@ class GitHubForge:
 
     def _check_wait(self, what: str, wait: float) -> None:
         if wait > self._policy.max_wait_s:
+            self._not_before = time.time() + wait
             raise ForgeUnavailable(f"GitHub rate limit reached while trying to {what} in {self._slug}: it lifts in "
                              f"{wait:.0f}s, longer than vaultzoe waits ({self._policy.max_wait_s:.0f}s); "
                              f"the task is checked again on a later pass")
