@@ -293,7 +293,8 @@ def _digest(data: bytes) -> int:
     return zlib.crc32(data)
 
 
-_CHUNK = 256                            # sources per marshalled frame from the helper process
+_CHUNK = 256                            # at most this many sources in one share of a parallel build
+_CHUNKS = 600                           # about this many shares (a pipe of 4-byte numbers holds 16k)
 
 
 def _write_frame(out: Any, blob: bytes) -> None:
@@ -333,19 +334,23 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
-def _split_by_size(paths: list[str], files: dict[str, Stat]) -> tuple[list[str], list[str]]:
-    """Two shares of about equal bytes; the helper's share is a little larger (we merge afterwards)."""
-    ours: list[str] = []
-    theirs: list[str] = []
-    ours_bytes = theirs_bytes = 0
-    for path in sorted(paths, key=lambda p: -files[p][1]):
-        if theirs_bytes <= ours_bytes * 1.2:
-            theirs.append(path)
-            theirs_bytes += files[path][1]
-        else:
-            ours.append(path)
-            ours_bytes += files[path][1]
-    return ours, theirs
+def _chunks_by_size(paths: list[str], files: dict[str, Stat]) -> list[list[str]]:
+    """Shares of about equal bytes, largest files first, so two processes taking them in turn finish together."""
+    ranked = sorted(paths, key=lambda p: -files[p][1])
+    total = sum(files[p][1] for p in ranked)
+    target = max(total // _CHUNKS, 1)
+    chunks: list[list[str]] = []
+    chunk: list[str] = []
+    size = 0
+    for path in ranked:
+        chunk.append(path)
+        size += files[path][1]
+        if size >= target or len(chunk) >= _CHUNK:
+            chunks.append(chunk)
+            chunk, size = [], 0
+    if chunk:
+        chunks.append(chunk)
+    return chunks
 
 
 def _read(abs_path: str) -> tuple[bytes, Stat]:
@@ -424,12 +429,11 @@ class VaultIndex:
         self._memo.clear()
 
     def _parse_all(self, sources: list[str], files: dict[str, Stat]) -> list[tuple]:
-        """Read, parse and resolve every source; on Linux a forked helper takes half of a big vault."""
+        """Read, parse and resolve every source; on Linux a forked helper shares the work of a big vault."""
         total = sum(files[p][1] for p in sources)
         if total < PARALLEL_BYTES or not _can_fork():
             return self._parse_slice(sources)
-        ours, theirs = _split_by_size(sources, files)
-        return self._parse_forked(theirs, ours)
+        return self._parse_forked(_chunks_by_size(sources, files))
 
     def _parse_slice(self, paths: list[str]) -> list[tuple]:
         """[(path, stat | None when gone, record blob, warnings, targets, summary, racy digest)] for sources."""
@@ -454,33 +458,45 @@ class VaultIndex:
                         _digest(data) if _racy(stat, now) else None))
         return out
 
-    def _parse_forked(self, theirs: list[str], ours: list[str]) -> list[tuple]:
-        """Parse `theirs` in a forked child and `ours` here, the child spooling marshalled chunks to a temp file."""
-        # a spool file (not a pipe) lets the child finish without waiting for us, and neither process
-        # ever holds the other's whole share at once
-        with tempfile.TemporaryFile(dir=_scratch_dir(self.root)) as spool:
-            pid = os.fork()
-            if pid == 0:                                  # the child: parse, spool, leave at once
-                status = 1
+    def _parse_forked(self, chunks: list[list[str]]) -> list[tuple]:
+        """Parse the chunks here and in a forked child, each taking the next chunk number from a pipe."""
+        # the numbers are all in the pipe before the fork and a read of 4 bytes takes one whole, so
+        # whoever is free takes the next share and both finish within one share of each other; the
+        # child spools marshalled results to a temp file (not a pipe) so it never waits for us
+        read_fd, write_fd = os.pipe()
+        try:
+            os.write(write_fd, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))
+        finally:
+            os.close(write_fd)
+        try:
+            with tempfile.TemporaryFile(dir=_scratch_dir(self.root)) as spool:
+                pid = os.fork()
+                if pid == 0:                              # the child: parse, spool, leave at once
+                    status = 1
+                    try:
+                        while (taken := os.read(read_fd, 4)):
+                            _write_frame(spool, marshal.dumps(self._parse_slice(chunks[int.from_bytes(taken, "little")])))
+                        spool.flush()
+                        status = 0
+                    finally:
+                        os._exit(status)
+                results: list = []
                 try:
-                    for start in range(0, len(theirs), _CHUNK):
-                        _write_frame(spool, marshal.dumps(self._parse_slice(theirs[start:start + _CHUNK])))
-                    spool.flush()
-                    status = 0
-                finally:
-                    os._exit(status)
-            try:
-                results = self._parse_slice(ours)
-            except BaseException:
-                os.kill(pid, signal.SIGKILL)              # interrupted: do not wait for the helper's share
-                os.waitpid(pid, 0)
-                raise
-            _, status = os.waitpid(pid, 0)
-            spool.seek(0)
-            theirs_results = _read_frames(spool) if status == 0 else None
-        if theirs_results is None or len(theirs_results) != len(theirs):
-            theirs_results = self._parse_slice(theirs)    # the helper failed: do its share here
-        return results + theirs_results
+                    while (taken := os.read(read_fd, 4)):
+                        results += self._parse_slice(chunks[int.from_bytes(taken, "little")])
+                except BaseException:
+                    os.kill(pid, signal.SIGKILL)          # interrupted: do not wait for the helper's share
+                    os.waitpid(pid, 0)
+                    raise
+                _, status = os.waitpid(pid, 0)
+                spool.seek(0)
+                theirs = _read_frames(spool) if status == 0 else None
+        finally:
+            os.close(read_fd)
+        if theirs is None or len(results) + len(theirs) != sum(map(len, chunks)):
+            done = {found[0] for found in results}        # the helper failed: do what it left here
+            theirs = self._parse_slice([p for chunk in chunks for p in chunk if p not in done])
+        return results + theirs
 
     def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...], bool] | None:
         """Read and parse one file: (record, warnings, whether its bytes changed); None when it vanished."""
