@@ -106,6 +106,8 @@ def _name_key(path_or_link: str) -> str:
 
 def _normalize(path: str) -> str | None:
     """Collapse "." and ".." in a vault-relative path; None when it climbs out of the vault."""
+    if path and path[0] not in "./" and path[-1] != "/" and "/." not in path and "//" not in path:
+        return path               # no empty, "." or ".." segment: already normal
     parts: list[str] = []
     for part in path.split("/"):
         if part in ("", "."):
@@ -418,7 +420,9 @@ class VaultIndex:
         for path, stat in files.items():
             self._add_file(path, stat)
         sources = [p for p in files if _is_note(p) or _is_canvas(p)]
-        for path, stat, blob, warnings, targets, summary, digest in self._parse_all(sources, files):
+        with _no_gc():                # ~10^6 long-lived tuples and strings: the cyclic GC would rescan them
+            parsed = self._parse_all(sources, files)
+        for path, stat, blob, warnings, targets, summary, digest in parsed:
             if stat is None:
                 self._remove_file(path)
                 continue
@@ -671,15 +675,33 @@ class VaultIndex:
         return self._resolve(_file_part(link_target), source)
 
     def _targets(self, links: tuple, source: str) -> tuple:
-        """The resolved target of each link of `source` (the fast path of `_resolve` inlined)."""
+        """The resolved target of each link of `source` (the memoized cases of `_resolve` inlined)."""
         memo = self._memo
+        folder = _folder(source)
         out = []
+        append = out.append
         for link in links:
             target = link[0]
             if "#" in target:
                 target = target.split("#", 1)[0]
             rule = memo.get(target) if target else None
-            out.append(rule[1] if rule is not None and rule[0] == "=" else self._resolve(target, source))
+            if rule is not None:
+                kind = rule[0]
+                if kind == "=":
+                    append(rule[1])
+                    continue
+                if kind == "?":
+                    append(rule[1].get(folder, rule[2]))
+                    continue
+                if not folder and kind == "/":
+                    append(rule[1])
+                    continue
+                if folder or kind == ".":
+                    found = memo.get((folder, target), _MISS)     # keys hold stripped targets: a hit is exact
+                    if found is not _MISS:
+                        append(found if found is not None or kind == "." else rule[1])
+                        continue
+            append(self._resolve(target, source))
         return tuple(out)
 
     def _resolve(self, target: str, source: str) -> str | None:

@@ -484,9 +484,11 @@ def find_tags(masked: str, hidden: list[tuple[int, int]] = ()) -> list[tuple[int
         if hidden and _inside(hidden, start):
             continue
         body = m.group(1)
+        if body.isdigit() and body.isascii():
+            continue                      # "#123" is no tag (but "_#0_" holds "#0": the match was "0_")
         if start > 0 and masked[start - 1] == "_" and body[-1] == "_":
             body = body.rstrip("_")       # "_#tag_" is the tag inside emphasis
-        if body and not (body.isdigit() and body.isascii()):
+        if body:
             found.append((start, "#" + body))
     return found
 
