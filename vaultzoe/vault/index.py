@@ -126,14 +126,19 @@ def _file_part(link: str) -> str:
     return link.split("#", 1)[0] if "#" in link else link
 
 
-Summary = tuple                         # (tag keys, folded aliases, is_task, name keys of unresolved links)
+Summary = tuple                         # (tag keys, folded aliases, is_task, name keys of unresolved links, link counts)
 
 
 def _summary(record: Record, targets: tuple) -> Summary:
     """What the index's lookups need from a record, so a helper process can hand it over ready."""
     tag_keys = tuple({syntax.tag_key(tag) for tag in record[1]})
     alias_keys = tuple({_fold(alias) for alias in record[4]})
-    return tag_keys, alias_keys, record[7], _unresolved_keys(record, targets)
+    return tag_keys, alias_keys, record[7], _unresolved_keys(record, targets), _target_counts(targets)
+
+
+def _target_counts(targets: tuple) -> tuple[tuple[str, int], ...]:
+    """(target, number of links to it) for each resolved target, in first-seen order."""
+    return tuple((target, n) for target, n in Counter(targets).items() if target is not None)
 
 
 def _unresolved_keys(record: Record, targets: tuple) -> tuple[str, ...]:
@@ -417,8 +422,17 @@ class VaultIndex:
 
     def _build(self) -> None:
         files, self._scan_warnings = _scan(self.root)
-        for path, stat in files.items():
-            self._add_file(path, stat)
+        if self._stat:
+            for path, stat in files.items():
+                self._add_file(path, stat)
+        else:                         # an empty index: _add_file without re-resolving anything
+            self._stat.update(files)
+            lower, by_name = self._lower, self._by_name
+            for path in files:
+                lower[_fold(path)] = path
+                by_name.setdefault(_fold(path.rsplit("/", 1)[-1]), []).append(path)
+            self._conflicts = None
+            self._dirty = True
         sources = [p for p in files if _is_note(p) or _is_canvas(p)]
         with _no_gc():                # ~10^6 long-lived tuples and strings: the cyclic GC would rescan them
             parsed = self._parse_all(sources, files)
@@ -585,8 +599,8 @@ class VaultIndex:
             self._file_warnings[path] = warnings
         else:
             self._file_warnings.pop(path, None)
-        tag_keys, alias_keys, is_task, unresolved_keys = summary
-        self._link_targets(path, targets, unresolved_keys)
+        tag_keys, alias_keys, is_task, unresolved_keys, counts = summary
+        self._link_targets(path, targets, unresolved_keys, counts)
         if _is_note(path):
             for key in tag_keys:
                 self._tags.setdefault(key, set()).add(path)
@@ -640,18 +654,18 @@ class VaultIndex:
         targets = self._targets(record[2], path)
         self._link_targets(path, targets, _unresolved_keys(record, targets))
 
-    def _link_targets(self, path: str, targets: tuple, unresolved_keys: tuple[str, ...]) -> None:
+    def _link_targets(self, path: str, targets: tuple, unresolved_keys: tuple[str, ...],
+                      target_counts: tuple | None = None) -> None:
         self._resolved[path] = targets
         for key in unresolved_keys:
             self._unresolved_by_key.setdefault(key, set()).add(path)
         backlinks = self._backlinks
-        for target, n in Counter(targets).items():
-            if target is not None:
-                counts = backlinks.get(target)
-                if counts is None:
-                    backlinks[target] = {path: n}
-                else:
-                    counts[path] = counts.get(path, 0) + n
+        for target, n in _target_counts(targets) if target_counts is None else target_counts:
+            counts = backlinks.get(target)
+            if counts is None:
+                backlinks[target] = {path: n}
+            else:
+                counts[path] = counts.get(path, 0) + n
 
     def _unlink_source(self, path: str, record: Record) -> None:
         targets = self._resolved.get(path, ())
