@@ -362,16 +362,23 @@ def _chunks_by_size(paths: list[str], files: dict[str, Stat]) -> list[list[str]]
 
 def _read(abs_path: str) -> tuple[bytes, Stat]:
     """The file's bytes (at most the indexed limit + 1) and the stat of what was read."""
-    with open(abs_path, "rb", buffering=0) as f:
-        st = os.fstat(f.fileno())
-        if st.st_size <= MAX_NOTE_BYTES:
-            data = f.readall()
-        else:                     # only the indexed prefix (plus one byte, to tell it was cut)
-            chunks, wanted = [], MAX_NOTE_BYTES + 1
-            while wanted > 0 and (chunk := f.read(wanted)):
+    fd = os.open(abs_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        limited = st.st_size > MAX_NOTE_BYTES
+        wanted = (MAX_NOTE_BYTES if limited else st.st_size) + 1
+        data = os.read(fd, wanted)              # one read: the stat's size plus one byte (EOF)
+        if len(data) == wanted or 0 < len(data) < wanted - 1:
+            # over the limit, grown since the stat, or a short read: read on as far as the limit allows
+            chunks = [data]
+            wanted = MAX_NOTE_BYTES + 1 - len(data) if limited else -1
+            while wanted != 0 and (chunk := os.read(fd, wanted if wanted > 0 else 1 << 20)):
                 chunks.append(chunk)
-                wanted -= len(chunk)
+                if wanted > 0:
+                    wanted -= len(chunk)
             data = b"".join(chunks)
+    finally:
+        os.close(fd)
     return data, (st.st_mtime_ns, st.st_size)
 
 

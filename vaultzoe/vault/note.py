@@ -138,7 +138,7 @@ def parse_record(text: str, headings: bool = True) -> Record:
     first_line = text.count("\n", 0, body_start)
     body_tags, body_links, found_headings, task_inline = _parse_body(body, first_line, headings)
     tags = tuple(fm_tags) + tuple(tag for _, tag in body_tags)
-    is_task = any(_is_task_tag(t) for t in fm_tags) or task_inline
+    is_task = task_inline or any(_is_task_tag(t) for t in fm_tags if t[1:2] in _T)
     return (properties, tags, tuple(fm_links) + tuple(body_links),
             tuple(found_headings) if headings else None, aliases, warnings, body_start, is_task)
 
@@ -151,6 +151,9 @@ def _property(properties: dict[str, Any], name: str) -> Any:
         if key.lower() == name:
             return value
     return None
+
+
+_T = ("t", "T")                      # the only characters whose lower case is "t": a cheap pre-check
 
 
 def _is_task_tag(tag: str) -> bool:
@@ -230,7 +233,7 @@ def _inline_task(body: str, tags: list[tuple[int, str]]) -> bool:
     """Whether an inline #task (or #task/...) sits outside every list item."""
     if not tags or "#task" not in "".join([tag for _, tag in tags]).lower():
         return False
-    return any(_is_task_tag(tag) and not syntax.in_list_item(body, offset) for offset, tag in tags)
+    return any(_is_task_tag(tag) and not syntax.in_list_item(body, offset) for offset, tag in tags if tag[1:2] in _T)
 
 
 # ---------------------------------------------------------------- sections

@@ -407,7 +407,8 @@ def _code_span_close(text: str, marks: list[tuple[int, int]], i: int) -> int | N
     if _escaped(text, start):
         return None
     width = end - start
-    for close_start, close_end in marks[i + 1:]:
+    for j in range(i + 1, len(marks)):
+        close_start, close_end = marks[j]
         if close_end >= 0 and close_end - close_start == width:
             if text.find("\n", end, close_start) >= 0 and _BLANK_LINE.search(text, end, close_start + 1):
                 return None
@@ -481,8 +482,10 @@ def find_tags(masked: str, hidden: list[tuple[int, int]] = ()) -> list[tuple[int
             if not (before.isspace() or before in can_follow or _tag_can_start(masked, start)):
                 continue
         chain_end = m.end()       # "#a#b" holds two tags: the second starts where the first ends
-        if hidden and _inside(hidden, start):
-            continue
+        if hidden:
+            i = bisect_right(hidden, (start, _FAR)) - 1       # _inside(hidden, start), inlined
+            if i >= 0 and hidden[i][1] > start:
+                continue
         body = m.group(1)
         if body.isdigit() and body.isascii():
             continue                      # "#123" is no tag (but "_#0_" holds "#0": the match was "0_")
