@@ -309,21 +309,37 @@ def _write_frame(out: Any, blob: bytes) -> None:
     out.write(blob)
 
 
-def _read_frames(spool: Any) -> list | None:
-    """Everything the helper spooled, or None when a frame is cut short or unreadable."""
+def _read_frames(spool: Any) -> tuple[list, dict] | None:
+    """Everything the helper spooled (its results and, last, its link counts), or None when incomplete."""
     results: list = []
     while True:
         head = spool.read(8)
         if not head:
-            return results
+            return None           # the link counts frame never came
         size = int.from_bytes(head, "little")
         blob = spool.read(size)
         if len(head) != 8 or len(blob) != size:
             return None
         try:
-            results.extend(marshal.loads(blob))
+            frame = marshal.loads(blob)
         except (ValueError, EOFError, TypeError):
             return None
+        if isinstance(frame, dict):
+            return results, frame
+        results.extend(frame)
+
+
+def _count_links(counts: dict[str, dict[str, int]], results: list[tuple]) -> None:
+    """Add parsed sources' link counts to a {target: {source: n}} map (a share of the backlinks)."""
+    for path, stat, _blob, _warnings, _targets, summary, _digest in results:
+        if stat is None:
+            continue
+        for target, n in summary[4]:
+            sources = counts.get(target)
+            if sources is None:
+                counts[target] = {path: n}
+            else:
+                sources[path] = n
 
 
 def _scratch_dir(root: Path) -> str | None:
@@ -428,6 +444,10 @@ class VaultIndex:
         return index
 
     def _build(self) -> None:
+        with _no_gc():                # ~10^6 long-lived tuples, strings and sets: the cyclic GC would
+            self._build_all()         # rescan them again and again as they pile up (superlinear)
+
+    def _build_all(self) -> None:
         files, self._scan_warnings = _scan(self.root)
         if self._stat:
             for path, stat in files.items():
@@ -441,23 +461,38 @@ class VaultIndex:
             self._conflicts = None
             self._dirty = True
         sources = [p for p in files if _is_note(p) or _is_canvas(p)]
-        with _no_gc():                # ~10^6 long-lived tuples and strings: the cyclic GC would rescan them
-            parsed = self._parse_all(sources, files)
+        parsed, link_counts = self._parse_all(sources, files)
+        gone = []
         for path, stat, blob, warnings, targets, summary, digest in parsed:
             if stat is None:
-                self._remove_file(path)
+                gone.append(path)
                 continue
             self._stat[path] = stat
             if digest is not None:
                 self._racy[path] = digest
-            self._add_source(path, blob, warnings, targets, summary)
+            self._add_source(path, blob, warnings, targets, summary, count_links=False)
+        backlinks = self._backlinks            # the workers counted the links: merge their shares
+        for share in link_counts:
+            for target, counts in share.items():
+                known = backlinks.get(target)
+                if known is None:
+                    backlinks[target] = counts
+                else:
+                    known.update(counts)  # the shares hold different sources
+        for path in gone:                 # vanished since the scan: re-resolves what linked to it
+            self._remove_file(path)
         self._memo.clear()
 
-    def _parse_all(self, sources: list[str], files: dict[str, Stat]) -> list[tuple]:
-        """Read, parse and resolve every source; on Linux a forked helper shares the work of a big vault."""
+    def _parse_all(self, sources: list[str], files: dict[str, Stat]) -> tuple[list[tuple], list[dict]]:
+        """Read, parse and resolve every source; on Linux a forked helper shares the work of a big vault.
+
+        Returns the results and shares of the link counts ({target: {source: n}}) covering them."""
         total = sum(files[p][1] for p in sources)
         if total < PARALLEL_BYTES or not _can_fork():
-            return self._parse_slice(sources)
+            results = self._parse_slice(sources)
+            counts: dict = {}
+            _count_links(counts, results)
+            return results, [counts]
         return self._parse_forked(_chunks_by_size(sources, files))
 
     def _parse_slice(self, paths: list[str]) -> list[tuple]:
@@ -483,7 +518,7 @@ class VaultIndex:
                         _digest(data) if _racy(stat, now) else None))
         return out
 
-    def _parse_forked(self, chunks: list[list[str]]) -> list[tuple]:
+    def _parse_forked(self, chunks: list[list[str]]) -> tuple[list[tuple], list[dict]]:
         """Parse the chunks here and in a forked child, each taking the next chunk number from a pipe."""
         # the numbers are all in the pipe before the fork and a read of 4 bytes takes one whole, so
         # whoever is free takes the next share and both finish within one share of each other; the
@@ -499,29 +534,38 @@ class VaultIndex:
                 if pid == 0:                              # the child: parse, spool, leave at once
                     status = 1
                     try:
+                        counts: dict = {}
                         while (taken := os.read(read_fd, 4)):
-                            _write_frame(spool, marshal.dumps(self._parse_slice(chunks[int.from_bytes(taken, "little")])))
+                            done = self._parse_slice(chunks[int.from_bytes(taken, "little")])
+                            _write_frame(spool, marshal.dumps(done))
+                            _count_links(counts, done)
+                        _write_frame(spool, marshal.dumps(counts))
                         spool.flush()
                         status = 0
                     finally:
                         os._exit(status)
                 results: list = []
+                ours: dict = {}
                 try:
                     while (taken := os.read(read_fd, 4)):
-                        results += self._parse_slice(chunks[int.from_bytes(taken, "little")])
+                        done = self._parse_slice(chunks[int.from_bytes(taken, "little")])
+                        results += done
+                        _count_links(ours, done)
                 except BaseException:
                     os.kill(pid, signal.SIGKILL)          # interrupted: do not wait for the helper's share
                     os.waitpid(pid, 0)
                     raise
                 _, status = os.waitpid(pid, 0)
                 spool.seek(0)
-                theirs = _read_frames(spool) if status == 0 else None
+                spooled = _read_frames(spool) if status == 0 else None
         finally:
             os.close(read_fd)
-        if theirs is None or len(results) + len(theirs) != sum(map(len, chunks)):
+        if spooled is None or len(results) + len(spooled[0]) != sum(map(len, chunks)):
             done = {found[0] for found in results}        # the helper failed: do what it left here
             theirs = self._parse_slice([p for chunk in chunks for p in chunk if p not in done])
-        return results + theirs
+            _count_links(ours, theirs)
+            return results + theirs, [ours]
+        return results + spooled[0], [ours, spooled[1]]
 
     def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...], bool] | None:
         """Read and parse one file: (record, warnings, whether its bytes changed); None when it vanished."""
@@ -599,7 +643,7 @@ class VaultIndex:
     # ------------------------------------------------------------ sources (notes, canvases)
 
     def _add_source(self, path: str, blob: bytes, warnings: tuple[str, ...], targets: tuple,
-                    summary: Summary) -> None:
+                    summary: Summary, count_links: bool = True) -> None:
         """Index one parsed source: its record (marshalled), resolved links, tags, aliases, task flag."""
         self._records[path] = blob
         if warnings:
@@ -607,7 +651,7 @@ class VaultIndex:
         else:
             self._file_warnings.pop(path, None)
         tag_keys, alias_keys, is_task, unresolved_keys, counts = summary
-        self._link_targets(path, targets, unresolved_keys, counts)
+        self._link_targets(path, targets, unresolved_keys, counts if count_links else ())
         if _is_note(path):
             for key in tag_keys:
                 self._tags.setdefault(key, set()).add(path)
