@@ -13,11 +13,13 @@ from typer.testing import CliRunner
 
 from vaultzoe.cli import app
 
-GROUND = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "obsidian"
+from .groundtruth import GROUND_TRUTH as GROUND
 
 
 @pytest.fixture(scope="module")
 def demo_vault(tmp_path_factory) -> Path:
+    if not GROUND.is_dir():
+        pytest.skip(f"ground truth not found at {GROUND}")
     target = tmp_path_factory.mktemp("gt") / "vault"
     shutil.copytree(GROUND / "tasks-demo-vault", target)
     return target

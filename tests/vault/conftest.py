@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-GROUND_TRUTH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "obsidian"
+from ..groundtruth import GROUND_TRUTH  # noqa: E402  (../shared/data/obsidian beside the project)
 DEMO_VAULT = GROUND_TRUTH / "tasks-demo-vault"
 OLD_MTIME_NS = 1_600_000_000 * 10**9     # 2020: far from "just written", so never racy
 
