@@ -380,7 +380,7 @@ class _Vault:
         if r < 0.78:   # fenced code with fake tags and links
             lang = rng.choice(_LANGS)
             fence = "```" if rng.random() < 0.85 else "~~~"
-            body = [f"# not a heading #notatag [[Not A Link]]",
+            body = ["# not a heading #notatag [[Not A Link]]",
                     f"x = '[[{rng.choice(self.notes)[1]}]]'  # #fake/tag",
                     "def f():", "    return {'a': 1}  # ![[nope.png]]",
                     f"echo \"#{rng.choice(_TAGS)}\""]
@@ -416,7 +416,7 @@ class _Vault:
             return "> " + rng.choice(self.pool) + "\n> — " + rng.choice(_TITLE_WORDS)
         if r < 0.98:
             return "---" if rng.random() < 0.5 else "***"
-        return f"$$\n\\sum_{{i=1}}^{{n}} x_i #nottag\n$$"
+        return "$$\n\\sum_{i=1}^{n} x_i #nottag\n$$"
 
     def _frontmatter(self, i: int, is_task: bool) -> tuple[str, bool]:
         """Return (frontmatter text incl. fences or "", invalid)."""
@@ -626,7 +626,7 @@ class _Vault:
         tr = out / ".trash"
         tr.mkdir(exist_ok=True)
         for k in range(max(1, self.n // 1000)):
-            (tr / f"Deleted note {k}.md").write_text(f"---\ntags: [task]\n---\n#task deleted [[Index]]\n")
+            (tr / f"Deleted note {k}.md").write_text("---\ntags: [task]\n---\n#task deleted [[Index]]\n")
             self.stats["trash"] += 1
 
         total_all = 0

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import secrets
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,7 +27,7 @@ from .settings import LEARNINGS_DIR, STATE_DIR, AgentConfig, RepoConfig, Setting
 from .tasks import decide as d
 from .tasks.brief import brief, fingerprint, steer_message, title_of
 from .tasks.journal import AttemptRecord, Journal, attempt_note_path, one_line, registry_row
-from .tasks.model import ACTIVE, Attempt, Status, TaskState, branch_name, priority_rank
+from .tasks.model import Attempt, Status, TaskState, branch_name, priority_rank
 from .tasks.state import StateStore
 from .vault.index import VaultIndex
 from .vault.note import Note
@@ -151,7 +150,6 @@ class Orchestrator:
         states = self.states.load_all()
         live = self._adopt_notes(states)
         errors: list[str] = []
-        running = sum(1 for t in live.values() if t.state.status == Status.RUNNING)
         for task in sorted(live.values(), key=_pass_order):
             errors += self._step_guarded(task, live)
         self._write_registry(live)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import threading
 import time
 from pathlib import Path
 
 import psutil
-import pytest
 import yaml
 
 from vaultzoe.tasks.state import StateStore
