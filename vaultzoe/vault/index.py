@@ -329,19 +329,6 @@ def _read_frames(spool: Any) -> tuple[list, dict] | None:
         results.extend(frame)
 
 
-def _count_links(counts: dict[str, dict[str, int]], results: list[tuple]) -> None:
-    """Add parsed sources' link counts to a {target: {source: n}} map (a share of the backlinks)."""
-    for path, stat, _blob, _warnings, _targets, summary, _digest in results:
-        if stat is None:
-            continue
-        for target, n in summary[4]:
-            sources = counts.get(target)
-            if sources is None:
-                counts[target] = {path: n}
-            else:
-                sources[path] = n
-
-
 def _scratch_dir(root: Path) -> str | None:
     """Spool next to the cache when the vault is writable, else in the system temp folder."""
     folder = root / CACHE_DIR
@@ -489,14 +476,15 @@ class VaultIndex:
         Returns the results and shares of the link counts ({target: {source: n}}) covering them."""
         total = sum(files[p][1] for p in sources)
         if total < PARALLEL_BYTES or not _can_fork():
-            results = self._parse_slice(sources)
             counts: dict = {}
-            _count_links(counts, results)
-            return results, [counts]
+            return self._parse_slice(sources, counts), [counts]
         return self._parse_forked(_chunks_by_size(sources, files))
 
-    def _parse_slice(self, paths: list[str]) -> list[tuple]:
-        """[(path, stat | None when gone, record blob, warnings, targets, summary, racy digest)] for sources."""
+    def _parse_slice(self, paths: list[str], counts: dict | None = None) -> list[tuple]:
+        """[(path, stat | None when gone, record blob, warnings, targets, summary, racy digest)] for sources.
+
+        With `counts` ({target: {source: n}}, a share of the backlinks), the links are counted there
+        and left out of the summaries (the parent merges the shares instead of a loop per link)."""
         out = []
         root = str(self.root)
         now = time.time_ns()
@@ -514,7 +502,16 @@ class VaultIndex:
                 if b".." in data:
                     warnings += _escaping_links(record, path)
             targets = self._targets(record[2], path)
-            out.append((path, stat, marshal.dumps(record), warnings, targets, _summary(record, targets),
+            summary = _summary(record, targets)
+            if counts is not None:
+                for target, n in summary[4]:
+                    sources = counts.get(target)
+                    if sources is None:
+                        counts[target] = {path: n}
+                    else:
+                        sources[path] = n
+                summary = summary[:4] + ((),)
+            out.append((path, stat, marshal.dumps(record), warnings, targets, summary,
                         _digest(data) if _racy(stat, now) else None))
         return out
 
@@ -536,9 +533,8 @@ class VaultIndex:
                     try:
                         counts: dict = {}
                         while (taken := os.read(read_fd, 4)):
-                            done = self._parse_slice(chunks[int.from_bytes(taken, "little")])
+                            done = self._parse_slice(chunks[int.from_bytes(taken, "little")], counts)
                             _write_frame(spool, marshal.dumps(done))
-                            _count_links(counts, done)
                         _write_frame(spool, marshal.dumps(counts))
                         spool.flush()
                         status = 0
@@ -548,9 +544,7 @@ class VaultIndex:
                 ours: dict = {}
                 try:
                     while (taken := os.read(read_fd, 4)):
-                        done = self._parse_slice(chunks[int.from_bytes(taken, "little")])
-                        results += done
-                        _count_links(ours, done)
+                        results += self._parse_slice(chunks[int.from_bytes(taken, "little")], ours)
                 except BaseException:
                     os.kill(pid, signal.SIGKILL)          # interrupted: do not wait for the helper's share
                     os.waitpid(pid, 0)
@@ -562,8 +556,7 @@ class VaultIndex:
             os.close(read_fd)
         if spooled is None or len(results) + len(spooled[0]) != sum(map(len, chunks)):
             done = {found[0] for found in results}        # the helper failed: do what it left here
-            theirs = self._parse_slice([p for chunk in chunks for p in chunk if p not in done])
-            _count_links(ours, theirs)
+            theirs = self._parse_slice([p for chunk in chunks for p in chunk if p not in done], ours)
             return results + theirs, [ours]
         return results + spooled[0], [ours, spooled[1]]
 
