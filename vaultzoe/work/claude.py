@@ -144,13 +144,17 @@ def unique(items: Iterable[str]) -> tuple[str, ...]:
 # ---------------------------------------------------------------- Claude Code
 
 
-class ClaudeAgent:
-    """Runs Claude Code headless and reads its stream-json log."""
+class CliAgent:
+    """What the real agent CLIs share: their config and the environment they are looked up in."""
 
     def __init__(self, config: AgentConfig, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.name = config.name
         self._environ = os.environ if environ is None else environ
+
+
+class ClaudeAgent(CliAgent):
+    """Runs Claude Code headless and reads its stream-json log."""
 
     def invocation(self, *, prompt_file: Path, workdir: Path, task_id: str, attempt: int,
                    model: str | None, resume_session: str | None = None) -> Invocation:

@@ -23,12 +23,11 @@ import os
 import shlex
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..protocols import AgentReport, Invocation
-from ..settings import AgentConfig
-from .claude import (as_dict, as_int, as_list, as_str, has_option, json_events, missing_executable, prompt_argument,
-                     unique, without_events)
+from .claude import (CliAgent, as_dict, as_int, as_list, as_str, has_option, json_events, missing_executable,
+                     prompt_argument, unique, without_events)
 
 CODEX_INSTALL = "npm install -g @openai/codex"
 SANDBOX_OPTIONS = ("--sandbox", "-s", "--full-auto", "--approve-for-me", "--dangerously-bypass-approvals-and-sandbox")
@@ -42,13 +41,8 @@ def _sets_config(args: tuple[str, ...], key: str) -> bool:
     return any(a.split("=", 1)[0].strip() == key for prev, a in zip(("",) + args, args) if prev in ("-c", "--config"))
 
 
-class CodexAgent:
+class CodexAgent(CliAgent):
     """Runs `codex exec --json` and reads its JSONL events."""
-
-    def __init__(self, config: AgentConfig, environ: Mapping[str, str] | None = None) -> None:
-        self.config = config
-        self.name = config.name
-        self._environ = os.environ if environ is None else environ
 
     def invocation(self, *, prompt_file: Path, workdir: Path, task_id: str, attempt: int,
                    model: str | None, resume_session: str | None = None) -> Invocation:
