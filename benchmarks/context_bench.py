@@ -2,7 +2,7 @@
 """How good are context packs? Recall of known facts, budget spent on noise, privacy leaks, build time.
 
     python benchmarks/context_bench.py                       # 10k notes, 40 tasks, budgets 2k/8k/32k
-    python benchmarks/context_bench.py --notes 2000 --tasks 20 --md-out docs/PERFORMANCE_CONTEXT.md
+    python benchmarks/context_bench.py --notes 2000 --tasks 20 --md-out /tmp/context.md   (then paste into docs/PERFORMANCE.md)
 
 The vault comes from benchmarks/company_gen.py (into --workdir, default benchmarks/out/, reused while its
 size and seed match). Each benchmark task has seven facts with unique codes spread over the notes it links
