@@ -16,8 +16,15 @@ class StateStore:
 
     def __init__(self, vault_root: Path):
         self.dir = vault_root / STATE_DIR / "tasks"
+        self._known: dict[str, TaskState] | None = None   # read once; this store is the only writer after that
 
     def load_all(self) -> dict[str, TaskState]:
+        """Every task's memory (read from disk on the first call only: one vaultzoe per vault holds the lock)."""
+        if self._known is None:
+            self._known = self._read_all()
+        return dict(self._known)
+
+    def _read_all(self) -> dict[str, TaskState]:
         states = {}
         for path in sorted(self.dir.glob("*.json")) if self.dir.is_dir() else ():
             try:
@@ -36,3 +43,5 @@ class StateStore:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.dir / f"{state.id}.json")
+        if self._known is not None:
+            self._known[state.id] = state

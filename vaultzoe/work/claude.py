@@ -145,16 +145,35 @@ def unique(items: Iterable[str]) -> tuple[str, ...]:
 
 
 class CliAgent:
-    """What the real agent CLIs share: their config and the environment they are looked up in."""
+    """What the real agent CLIs share: their config, the environment they are looked up in, how they report."""
+
+    label = ""          # the product's name in messages
+    install = ""        # the command that installs it
 
     def __init__(self, config: AgentConfig, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.name = config.name
         self._environ = os.environ if environ is None else environ
 
+    @staticmethod
+    def read_events(events: list[dict[str, Any]]) -> AgentReport:
+        raise NotImplementedError
+
+    def report(self, log_text: str) -> AgentReport:
+        report = self.read_events(list(json_events(log_text)))
+        if report.is_error and not report.error:
+            return replace(report, error=without_events(self.label, log_text))
+        return report
+
+    def available(self) -> str | None:
+        return missing_executable(self.config, self.label, self.install, self._environ)
+
 
 class ClaudeAgent(CliAgent):
     """Runs Claude Code headless and reads its stream-json log."""
+
+    label = "Claude Code"
+    install = CLAUDE_INSTALL
 
     def invocation(self, *, prompt_file: Path, workdir: Path, task_id: str, attempt: int,
                    model: str | None, resume_session: str | None = None) -> Invocation:
@@ -185,14 +204,9 @@ class ClaudeAgent(CliAgent):
             env.setdefault("IS_SANDBOX", "1")
         return env
 
-    def report(self, log_text: str) -> AgentReport:
-        report = claude_report(list(json_events(log_text)))
-        if report.is_error and not report.error:
-            return replace(report, error=without_events("Claude Code", log_text))
-        return report
-
-    def available(self) -> str | None:
-        return missing_executable(self.config, "Claude Code", CLAUDE_INSTALL, self._environ)
+    @staticmethod
+    def read_events(events: list[dict[str, Any]]) -> AgentReport:
+        return claude_report(events)
 
 
 # ---------------------------------------------------------------- reading the stream

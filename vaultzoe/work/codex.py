@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..protocols import AgentReport, Invocation
-from .claude import (CliAgent, as_dict, as_int, as_list, as_str, has_option, json_events, missing_executable,
-                     prompt_argument, unique, without_events)
+from .claude import (CliAgent, as_dict, as_int, as_list, as_str, has_option, prompt_argument, unique)
 
 CODEX_INSTALL = "npm install -g @openai/codex"
 SANDBOX_OPTIONS = ("--sandbox", "-s", "--full-auto", "--approve-for-me", "--dangerously-bypass-approvals-and-sandbox")
@@ -43,6 +41,9 @@ def _sets_config(args: tuple[str, ...], key: str) -> bool:
 
 class CodexAgent(CliAgent):
     """Runs `codex exec --json` and reads its JSONL events."""
+
+    label = "Codex"
+    install = CODEX_INSTALL
 
     def invocation(self, *, prompt_file: Path, workdir: Path, task_id: str, attempt: int,
                    model: str | None, resume_session: str | None = None) -> Invocation:
@@ -67,14 +68,9 @@ class CodexAgent(CliAgent):
             return ()
         return UNATTENDED
 
-    def report(self, log_text: str) -> AgentReport:
-        report = codex_report(list(json_events(log_text)))
-        if report.is_error and not report.error:
-            return replace(report, error=without_events("Codex", log_text))
-        return report
-
-    def available(self) -> str | None:
-        return missing_executable(self.config, "Codex", CODEX_INSTALL, self._environ)
+    @staticmethod
+    def read_events(events: list[dict[str, Any]]) -> AgentReport:
+        return codex_report(events)
 
 
 # ---------------------------------------------------------------- reading the JSONL
