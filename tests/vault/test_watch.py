@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -135,7 +136,109 @@ def test_an_event_seen_late_never_moves_a_timer_back():
     assert debouncer.release(5.5) == (frozenset(), False)
 
 
+def test_a_path_that_never_falls_quiet_is_released_after_max_wait():
+    debouncer = Debouncer(0.15, max_wait=1.0)
+    for tick in range(10):                       # a save every 100 ms: never quiet for 150 ms
+        debouncer.add(Change(("a",), False, tick / 10))
+        assert debouncer.release(tick / 10) == (frozenset(), False)
+    assert debouncer.next_due() == pytest.approx(1.0)
+    debouncer.add(Change(("a",), False, 1.0))
+    assert debouncer.release(1.0) == (frozenset({"a"}), False)
+    debouncer.add(Change(("a",), False, 1.05))   # the ceiling starts again with the next unreported change
+    assert debouncer.next_due() == pytest.approx(1.2)
+    assert debouncer.release(1.9) == (frozenset({"a"}), False)
+
+
+def test_a_rescan_that_keeps_being_asked_for_is_released_after_max_wait():
+    debouncer = Debouncer(0.5, max_wait=1.0)
+    for tick in range(10):
+        debouncer.add(Change((), True, 2 + tick / 10))
+    assert debouncer.release(2.95) == (frozenset(), False)
+    assert debouncer.release(3.0) == (frozenset(), True)
+
+
+def test_node_modules_is_ignored_like_a_dot_folder():
+    assert is_ignored("node_modules/pkg/README.md") and is_ignored("app/node_modules/x.md")
+    assert not is_ignored("node_modules.md") and not is_ignored("Notes/modules/x.md")
+
+
 # ------------------------------------------------------------------------------------------------ real inotify
+
+
+def inotify_watch_count() -> int:
+    """Watches held by this process's inotify instances, as the kernel lists them in /proc/self/fdinfo."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:inotify":
+                continue
+            count += Path(f"/proc/self/fdinfo/{fd}").read_text().count("inotify wd:")
+        except OSError:
+            continue
+    return count
+
+
+def test_a_note_saved_without_pause_is_still_reported_while_it_keeps_changing(vault):
+    note = vault / "Notes" / "Busy.md"
+    note.write_text("0")
+    stop = threading.Event()
+
+    def keep_saving() -> None:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            note.write_text(str(number))
+            stop.wait(0.05)
+
+    # A quiet period of 5 s is never reached while saving every 50 ms; only the ceiling can report it.
+    with VaultWatcher(vault, never_ours, debounce=5.0, max_latency=0.5) as watcher:
+        saver = threading.Thread(target=keep_saving)
+        saver.start()
+        try:
+            collect(watcher, until_seen("Notes/Busy.md"))
+            still_saving = saver.is_alive() and not stop.is_set()
+            collect(watcher, until_seen("Notes/Busy.md"))     # and again, while it still changes
+            assert saver.is_alive()
+        finally:
+            stop.set()
+            saver.join(PATIENCE)
+    assert still_saving
+
+
+@pytest.mark.skipif(not Path("/proc/self/fdinfo").is_dir(), reason="counts watches through /proc (Linux)")
+def test_state_folders_get_no_inotify_watch(vault, caplog):
+    for folder in (".vaultzoe/runs/old/1", ".git/objects/ab", ".trash/Old", "node_modules/pkg/lib", ".obsidian"):
+        (vault / folder).mkdir(parents=True)
+    before = inotify_watch_count()
+    with VaultWatcher(vault, never_ours) as watcher:
+        assert inotify_watch_count() - before == 2            # the vault and Notes/, nothing below the others
+        for number in range(300):                             # a busy day of agent runs
+            run = vault / ".vaultzoe" / "runs" / f"t{number}" / "1"
+            run.mkdir(parents=True)
+            (run / "output.log").write_text("x" * 100)
+        (vault / "node_modules" / "new").mkdir()
+        (vault / "Notes" / "Sub").mkdir()
+        (vault / "Notes" / "Sub" / "Sentinel.md").write_text("after the runs")
+        paths, _, _ = collect(watcher, until_seen("Notes/Sub/Sentinel.md"))
+        assert inotify_watch_count() - before == 3            # Notes/Sub is new and watched
+    assert paths == {"Notes/Sub/Sentinel.md"}
+    assert not [r for r in caplog.records if r.name.startswith("watchdog") and r.levelno >= logging.WARNING]
+
+
+def test_a_note_moved_into_the_trash_and_back_is_reported(vault):
+    (vault / ".trash").mkdir()
+    (vault / "Notes" / "Gone.md").write_text("to the trash")
+    with VaultWatcher(vault, never_ours) as watcher:
+        os.rename(vault / "Notes" / "Gone.md", vault / ".trash" / "Gone.md")
+        collect(watcher, until_seen("Notes/Gone.md"))
+        os.rename(vault / ".trash" / "Gone.md", vault / "Back.md")
+        collect(watcher, until_seen("Back.md"))
+        (vault / "Notes" / "Folder").mkdir()
+        (vault / "Notes" / "Folder" / "In.md").write_text("a folder to the trash")
+        collect(watcher, until_seen("Notes/Folder/In.md"))
+        os.rename(vault / "Notes" / "Folder", vault / ".trash" / "Folder")
+        _, rescan, _ = collect(watcher, lambda paths, rescan: rescan)
+    assert rescan
 
 
 def test_created_changed_and_deleted_files_are_reported(vault):

@@ -2,7 +2,7 @@
 
 API CONTRACT (fixed):
 
-    VaultWatcher(root: Path, is_own_write: Callable[[str], bool], debounce: float = 0.15)
+    VaultWatcher(root: Path, is_own_write: Callable[[str], bool], debounce: float = 0.15, max_latency: float = 1.0)
     with watcher:                         starts/stops the observer
         batch = watcher.next_batch(timeout: float) -> Batch | None
     Batch(paths: frozenset[str], rescan: bool)   vault-relative paths; rescan=True asks for a full refresh
@@ -10,7 +10,10 @@ API CONTRACT (fixed):
     vault_lock(root: Path) -> context manager      one vaultzoe per vault: flock on <vault>/.vaultzoe/watch.lock;
                                                    a second holder gets AlreadyRunning naming the first one's pid
 
-A path is released once `debounce` seconds pass without an event for it; a rescan releases everything pending.
+A path is released once `debounce` seconds pass without an event for it, and at the latest `max_latency` seconds
+after its first unreported change (a note saved every 100 ms is still reported once a second); a rescan releases
+everything pending. Folders vaultzoe never reads (dot-folders such as .vaultzoe/, .git/, .trash/, and
+node_modules/) get no inotify watch at all; a note moved into .trash/ still reports its old path (as deleted).
 Paths are files (created, changed, deleted, or either end of a move); folders are never listed: a folder
 moved or deleted asks for a rescan, and a folder moved in reports its files. Call next_batch from one thread.
 """
@@ -44,6 +47,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from vaultzoe.errors import AlreadyRunning, VaultError
+from vaultzoe.vault.pruned_inotify import pruned_observer
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +89,17 @@ class Change:
 
 
 def is_ignored(relative: str) -> bool:
-    """True for paths vaultzoe never reacts to: dot-folders (.obsidian, .trash, .vaultzoe, .git) and temp files."""
+    """True for paths vaultzoe never reacts to: inside ignored folders (.obsidian, .vaultzoe, ...) and temp files."""
     parts = PurePosixPath(relative).parts
     if not parts or parts[0] == "..":
         return True
     *folders, name = parts
-    return any(folder.startswith(".") for folder in folders) or is_temp_name(name)
+    return any(map(is_ignored_folder, folders)) or is_temp_name(name)
+
+
+def is_ignored_folder(name: str) -> bool:
+    """Folders never watched: dot-folders (.obsidian, .trash, .vaultzoe, .git, sync metadata) and node_modules."""
+    return name.startswith(".") or name == "node_modules"
 
 
 def is_temp_name(name: str) -> bool:
@@ -128,33 +137,46 @@ def change_of(event: FileSystemEvent, root: str, at: float) -> Change | None:
 
 
 class Debouncer:
-    """Per-path quiet timers; pure: the caller supplies the clock."""
+    """Per-path quiet timers with a ceiling; pure: the caller supplies the clock.
 
-    def __init__(self, quiet: float) -> None:
+    A path is due once it has been quiet for `quiet` seconds, or `max_wait` seconds after its first
+    unreported change, whichever comes first: a note saved every 100 ms is still reported once a second.
+    """
+
+    def __init__(self, quiet: float, max_wait: float = 1.0) -> None:
         self.quiet = quiet
+        self.max_wait = max(max_wait, quiet)
         self._last_seen: dict[str, float] = {}
-        self._rescan_seen: float | None = None
+        self._first_seen: dict[str, float] = {}
+        self._rescan: tuple[float, float] | None = None    # (first, last) unreported rescan request
 
     def add(self, change: Change) -> None:
-        """Note a change; it restarts the quiet timer of each of its paths."""
+        """Note a change; it restarts the quiet timer of each of its paths (the ceiling keeps running)."""
         for path in change.paths:
             self._last_seen[path] = max(change.at, self._last_seen.get(path, change.at))
+            self._first_seen.setdefault(path, change.at)
         if change.rescan:
-            self._rescan_seen = max(change.at, self._rescan_seen or change.at)
+            first, last = self._rescan or (change.at, change.at)
+            self._rescan = (first, max(last, change.at))
+
+    def _due_at(self, first: float, last: float) -> float:
+        return min(last + self.quiet, first + self.max_wait)
 
     def next_due(self) -> float | None:
-        """When the next path (or rescan) falls quiet, or None when nothing is pending."""
-        times = [*self._last_seen.values(), *([self._rescan_seen] if self._rescan_seen is not None else [])]
-        return min(times) + self.quiet if times else None
+        """When the next path (or rescan) falls due, or None when nothing is pending."""
+        times = [self._due_at(self._first_seen[p], last) for p, last in self._last_seen.items()]
+        if self._rescan is not None:
+            times.append(self._due_at(*self._rescan))
+        return min(times) if times else None
 
     def release(self, now: float) -> tuple[frozenset[str], bool]:
-        """Paths quiet for `quiet` seconds, and whether a rescan is due (which takes everything pending)."""
-        rescan = self._rescan_seen is not None and now - self._rescan_seen >= self.quiet
-        due = [p for p, seen in self._last_seen.items() if rescan or now - seen >= self.quiet]
+        """Paths that are due, and whether a rescan is due (which takes everything pending)."""
+        rescan = self._rescan is not None and now >= self._due_at(*self._rescan)
+        due = [p for p, last in self._last_seen.items() if rescan or now >= self._due_at(self._first_seen[p], last)]
         for path in due:
-            del self._last_seen[path]
+            del self._last_seen[path], self._first_seen[path]
         if rescan:
-            self._rescan_seen = None
+            self._rescan = None
         return frozenset(due), rescan
 
 
@@ -193,10 +215,11 @@ class _OverflowSignal:
 class VaultWatcher:
     """Batches of changed vault paths, debounced, without vaultzoe's own writes or Obsidian's housekeeping."""
 
-    def __init__(self, root: Path, is_own_write: Callable[[str], bool], debounce: float = 0.15) -> None:
+    def __init__(self, root: Path, is_own_write: Callable[[str], bool], debounce: float = 0.15,
+                 max_latency: float = 1.0) -> None:
         self.root = Path(os.path.realpath(root))
         self._is_own_write = is_own_write
-        self._debouncer = Debouncer(debounce)
+        self._debouncer = Debouncer(debounce, max_latency)
         self._changes: queue.SimpleQueue[Change] = queue.SimpleQueue()
         self._observer: BaseObserver | None = None
 
@@ -259,7 +282,7 @@ class VaultWatcher:
     def _start_observer(self) -> None:
         if self._observer is not None:
             return
-        observer = Observer()
+        observer = pruned_observer(is_ignored_folder) or Observer()
         observer.schedule(
             _Handler(str(self.root), self._changes.put), str(self.root), recursive=True, event_filter=_EVENT_TYPES
         )
