@@ -163,7 +163,8 @@ class TaskBrief:
     kind: str
     tags: tuple[str, ...]
     feedback: str = ""     # the human's "## Feedback" section
-    steer: str = ""        # the human's "## Steer" section or "Steer:" lines
+    steer: str = ""        # the human's "## Steer" section (outside code)
+    private: bool = False  # a private task note: planned and reviewed locally, never sent to a remote planner
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,26 @@ def test_is_private():
     assert not is_private(Note("HRM/a.md"), ["HR"])
 
 
+def test_is_private_reads_property_names_case_insensitively_and_list_values():
+    """Obsidian matches property names case-insensitively; `private: [true]` is a list holding true."""
+    for flag in ({"Private": True}, {"PRIVATE": "yes"}, {"private": [True]}, {"Private": ["true"]},
+                 {"private": "True "}, {"private": "on"}):
+        assert is_private(Note("a.md", frontmatter=flag)), flag
+    for flag in ({"private": []}, {"Private": False}, {"private": [False]}, {"private": "no"}, {"privately": True}):
+        assert not is_private(Note("a.md", frontmatter=flag)), flag
+
+
+def test_notes_marked_private_in_any_spelling_never_enter_the_pack(tmp_path):
+    files = dict(COMPANY)
+    files["Acme renewal.md"] = files["Acme renewal.md"].replace("private: true", "Private: true")
+    files["Acme budget.md"] = "---\nprivate: [true]\n---\n# Acme budget\n\nAcme CSV export invoice (PRIVATE-4).\n"
+    files["Customers/Acme Corp.md"] += "\nBudget: [[Acme budget]]\n"
+    pack = pack_of(open_vault(tmp_path, files))
+    text = pack.render()
+    assert "PRIVATE-1" not in text and "PRIVATE-4" not in text and "Acme budget" not in text
+    assert dict(pack.left_out)["Acme budget.md"] == "private: true"
+
+
 def test_estimate_tokens():
     assert estimate_tokens("") == 0 and estimate_tokens("abcd") == 1 and estimate_tokens("abcde") == 2
 

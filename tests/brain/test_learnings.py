@@ -99,3 +99,34 @@ def test_kind_of():
 def test_prompt_shape():
     assert prompt_shape("# T\n\n## Goal\nx\n\n## Business context\n" + "y" * 8000) == \
         "Goal, Business context (~2.0k tokens)"
+
+
+# ---------------------------------------------------------------- reading the learnings note for a prompt
+
+
+def test_learnings_for_prompt_reads_only_the_kinds_own_note_and_checks_privacy(tmp_path):
+    from tests.brain.conftest import write_vault
+    from vaultzoe.brain.learnings import learnings_for_prompt
+    from vaultzoe.vault.index import VaultIndex
+
+    root = write_vault(tmp_path / "vault", {
+        "Zoe/Learnings/backend.md": "# Learnings: backend\n\nUse the ORM (BACKEND-LESSON).\n",
+        "Zoe/Learnings/hr.md": "---\nPrivate: true\n---\n# Learnings: hr\n\nSalaries (HR-SECRET).\n",
+        "Zoe/Learnings/ops.md": "# Learnings: ops #private\n\nRoot passwords live in ... (OPS-SECRET).\n",
+        "Zoe/Learnings/private-diary.md": "# Learnings: private-diary\n\n(SLUG-NOTE)\n",
+        "private/diary.md": "---\nprivate: true\n---\n# Diary\n\nDIARY-SECRET\n",
+        "Personal/Zoe/Learnings/x.md": "PERSONAL\n",
+    })
+    index = VaultIndex.open(root, cache=False)
+    assert "BACKEND-LESSON" in learnings_for_prompt(index, "backend")
+    assert learnings_for_prompt(index, "hr") == ""
+    assert learnings_for_prompt(index, "ops") == ""
+    assert learnings_for_prompt(index, "nothing-here") == ""
+    assert "DIARY-SECRET" not in learnings_for_prompt(index, "../../private/diary")
+    assert learnings_for_prompt(index, "../../private/diary") == learnings_for_prompt(index, "private-diary")
+    assert learnings_for_prompt(index, "backend", private_folders=["Zoe/Learnings"]) == ""
+
+
+def test_kind_of_is_a_slug():
+    assert kind_of(Note("a.md", frontmatter={"kind": "../../customers/acme"})) == "customers-acme"
+    assert kind_of(Note("a.md", tags=("#task/../../x",))) == "x"

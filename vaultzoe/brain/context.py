@@ -161,12 +161,29 @@ def is_private(note: Note, private_folders: Sequence[str] = ()) -> bool:
 
 
 def _marked_private(note: Note) -> str | None:
-    flag = note.frontmatter.get("private") if isinstance(note.frontmatter, dict) else None
-    if flag is True or flag == 1 or (isinstance(flag, str) and flag.strip().lower() in _TRUE_STRINGS):
+    if _flag_set(_property(note.frontmatter, "private")):
         return "private: true"
     if any(t.lower() == "#private" or t.lower().startswith("#private/") for t in note.tags):
         return "tagged #private"
     return None
+
+
+def _property(frontmatter: Any, name: str) -> Any:
+    """A property by name, ignoring case as Obsidian does (`Private:` is `private:`)."""
+    if not isinstance(frontmatter, dict):
+        return None
+    if name in frontmatter:
+        return frontmatter[name]
+    return next((v for k, v in frontmatter.items() if isinstance(k, str) and k.strip().lower() == name), None)
+
+
+def _flag_set(value: Any) -> bool:
+    """true, 1, "yes"/"true"/"on", or a list holding one of them (`private: [true]`)."""
+    if isinstance(value, (list, tuple)):
+        return any(_flag_set(v) for v in value)
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_STRINGS
+    return value is True or (type(value) is int and value == 1)
 
 
 def _private_folder(path: str, private_folders: Sequence[str]) -> str | None:

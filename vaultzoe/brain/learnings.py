@@ -2,7 +2,8 @@
 
 API CONTRACT (fixed):
 
-    kind_of(note: Note) -> str                          `kind:` or nested tag #task/<kind>, else "general"
+    kind_of(note: Note) -> str                          `kind:` or nested tag #task/<kind> as a slug, else "general"
+    learnings_for_prompt(index, kind, private_folders=()) -> str   the kind's note text, "" if missing or private
     Outcome(task_id, task_path, attempt, agent, model, succeeded_first_try, merged, cost_usd, duration_s,
             prompt_shape, attempt_note, lesson)
     record(text: str, outcome: Outcome) -> str          the learnings note with its owned block updated
@@ -24,17 +25,22 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..settings import LEARNINGS_DIR
 from ..vault.edit import get_block, replace_block
+from .context import is_private
 from .redact import redact
 
 if TYPE_CHECKING:
+    from ..vault.index import VaultIndex
     from ..vault.note import Note
 
-__all__ = ["AgentStats", "Outcome", "kind_of", "lessons", "new_note", "prompt_shape", "record", "stats"]
+__all__ = ["AgentStats", "Outcome", "kind_of", "kind_slug", "learnings_for_prompt", "lessons", "new_note",
+           "prompt_shape", "record", "stats"]
 
 STATS, WORKED, LESSONS = "stats", "worked", "lessons"
 MAX_RECORDS = 1000                # oldest outcomes beyond this fold into the per-key baseline
@@ -46,6 +52,8 @@ _ANY_BLOCK = re.compile(r"<!--\s*vaultzoe:([\w./\-]+)\s*-->.*?<!--\s*/vaultzoe:\
 _FRONTMATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _COMMENTS = re.compile(r"%%.*?%%|<!--.*?-->", re.S)
 _TRAILING_LINK = re.compile(r"\s*\(\[\[[^\]]*\]\]\)\s*$")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+KIND_MAX = 64
 _TABLE_ROW = re.compile(r"^\|\s*([^|]+?)\s*\|" + r"\s*([^|]*?)\s*\|" * 6 + r"\s*$", re.M)
 
 STATS_HEADING = "## Outcomes by agent and model"
@@ -103,15 +111,32 @@ class AgentStats:
 
 
 def kind_of(note: Note) -> str:
-    """`kind:` or the nested tag #task/<kind>, else "general" (lower-case)."""
+    """`kind:` or the nested tag #task/<kind> as a slug ([a-z0-9-]), else "general".
+
+    The kind names a note (Zoe/Learnings/<kind>.md) that is read into prompts and written to: never a path."""
     kind = note.frontmatter.get("kind") if isinstance(note.frontmatter, dict) else None
     if isinstance(kind, str) and kind.strip():
-        return kind.strip().lower()
+        return kind_slug(kind)
     for tag in note.tags:
         low = tag.lower()
         if low.startswith("#task/") and len(low) > len("#task/"):
-            return low.split("/", 1)[1]
+            return kind_slug(low.split("/", 1)[1])
     return "general"
+
+
+def kind_slug(value: str) -> str:
+    """"Bug Fix" -> "bug-fix", "../../private/diary" -> "private-diary"; nothing left -> "general"."""
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
+    slug = _NOT_SLUG.sub("-", ascii_text).strip("-")[:KIND_MAX]
+    return slug.strip("-") or "general"
+
+
+def learnings_for_prompt(index: VaultIndex, kind: str, private_folders: Sequence[str] = ()) -> str:
+    """The learnings note of a kind for the planners, or "" when there is none or it is private (like any context)."""
+    note = index.note(f"{LEARNINGS_DIR}/{kind_slug(kind)}.md")
+    if note is None or is_private(note, private_folders):
+        return ""
+    return note.text
 
 
 INVITE = ("Write what you know about these tasks here (conventions, pitfalls, what the customer cares about); "

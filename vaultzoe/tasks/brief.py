@@ -1,15 +1,21 @@
-"""Read what a task note asks for: title, goal, acceptance criteria, feedback, steer, kind (pure)."""
+"""Read what a task note asks for: title, goal, acceptance criteria, feedback, steer, kind, privacy (pure).
+
+A task body holds pasted text (emails, logs, code): only the `## Steer` section, a heading outside code, is a
+steer, and the kind is a slug (it names Zoe/Learnings/<kind>.md, which is read into prompts and written to)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
+from ..brain.context import is_private
+from ..brain.learnings import kind_of
 from ..protocols import TaskBrief
 from ..vault.note import Note
 from .journal import strip_owned
 
-STEER_LINE = re.compile(r"^\s*(?:[-*]\s*)?Steer:\s*(.+)$", re.M | re.I)
+__all__ = ["brief", "fingerprint", "is_private", "kind_of", "section", "steer_message", "title_of"]
 
 
 def title_of(note: Note) -> str:
@@ -17,18 +23,6 @@ def title_of(note: Note) -> str:
     if isinstance(fm_title, str) and fm_title.strip():
         return fm_title.strip()
     return note.name
-
-
-def kind_of(note: Note) -> str:
-    """`kind:` or the nested tag #task/<kind>, else general."""
-    kind = note.frontmatter.get("kind")
-    if isinstance(kind, str) and kind.strip():
-        return kind.strip().lower()
-    for tag in note.tags:
-        low = tag.lower()
-        if low.startswith("#task/"):
-            return low.split("/", 1)[1]
-    return "general"
 
 
 def section(note: Note, *names: str) -> str:
@@ -48,22 +42,19 @@ def first_paragraph(body: str) -> str:
 
 
 def steer_message(note: Note) -> str:
-    """The human's steer: a `## Steer` section, or lines starting `Steer:`."""
-    text = section(note, "Steer")
-    if text:
-        return text
-    body = strip_owned(note.body)
-    return "\n".join(m.group(1).strip() for m in STEER_LINE.finditer(body))
+    """The human's steer: the `## Steer` section (headings inside code are not headings); nothing else."""
+    return section(note, "Steer")
 
 
-def brief(note: Note, task_id: str) -> TaskBrief:
+def brief(note: Note, task_id: str, private_folders: Sequence[str] = ()) -> TaskBrief:
+    """The task as the planners see it; `private` when the note is (pass settings.private_folders)."""
     body = strip_owned(note.body).strip()
     goal = section(note, "Goal", "Goals", "What", "Problem") or first_paragraph(body)
     return TaskBrief(
         id=task_id, title=title_of(note), path=note.path, body=body, goal=goal,
         acceptance=section(note, "Acceptance criteria", "Acceptance", "Done when", "Definition of done"),
         kind=kind_of(note), tags=tuple(t.lower() for t in note.tags),
-        feedback=section(note, "Feedback"), steer=steer_message(note),
+        feedback=section(note, "Feedback"), steer=steer_message(note), private=is_private(note, private_folders),
     )
 
 
