@@ -177,6 +177,15 @@ def status(vault: Path) -> None:
 
 
 @app.command()
+def trust(vault: Path) -> None:
+    """Trust the vault's repo and agent notes as they are now (their commands run on this machine); prints each."""
+    import os
+    from .trust import trust_vault
+    for line in trust_vault(_vault(vault), os.environ):
+        typer.echo(line)
+
+
+@app.command()
 def doctor(vault: Path) -> None:
     """Check what vaultzoe needs: agent CLIs, keys (never their values), repo notes, settings."""
     import os

@@ -66,6 +66,11 @@ def load_config(index: VaultIndex, environ: Mapping[str, str], flags: Mapping[st
     return VaultConfig(settings, settings_error, repos, repo_errors, agents, agent_errors)
 
 
+def command_notes(config: VaultConfig) -> list[RepoConfig | AgentConfig]:
+    """The notes that choose what runs: every repo note and every agent note (trust.py approves them)."""
+    return [*config.repos.values(), *(agent for agent in config.agents.values() if agent.note_path)]
+
+
 def repo_for(config: VaultConfig, index: VaultIndex, note: Note) -> RepoConfig:
     """The repo a task names (`repo: "[[name]]"` or `repo: name`); the only repo note when it names none."""
     name = _repo_name(index, note)

@@ -8,12 +8,13 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from .daemon import run_until_idle
 from .orchestrator import Orchestrator, Parts
 from .scaffold import init_vault
 from .tasks.state import StateStore
+from .trust import trust_written
 
 GIT_ID = ["-c", "user.name=vaultzoe demo", "-c", "user.email=demo@vaultzoe.invalid", "-c", "commit.gpgsign=false"]
 
@@ -120,6 +121,9 @@ NOTES = {
 }
 
 
+DEMO_COMMAND_NOTES = ("Zoe/Repos/demo-shop.md", "Zoe/Agents/demo-agent.md")
+
+
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *GIT_ID, *args], cwd=repo, check=True, capture_output=True)
 
@@ -133,8 +137,8 @@ def make_repo(path: Path) -> None:
     _git(path, "commit", "-q", "-m", "Shop with an order total and its tests")
 
 
-def make_vault(vault: Path, repo: Path, agent_script: Path) -> None:
-    init_vault(vault)
+def make_vault(vault: Path, repo: Path, agent_script: Path, environ: Mapping[str, str]) -> None:
+    init_vault(vault, environ)
     for rel, text in NOTES.items():
         target = vault / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -151,23 +155,24 @@ def make_vault(vault: Path, repo: Path, agent_script: Path) -> None:
     (vault / "Zoe/Agents/demo-agent.md").write_text(
         f"---\ncommand: [\"{py}\", \"{agent_script}\", \"{{workdir}}\"]\ntimeout_minutes: 5\n---\n"
         "# demo-agent\nA scripted stand-in for Claude Code, used by `vaultzoe demo`.\n", encoding="utf-8")
+    trust_written(vault, DEMO_COMMAND_NOTES, environ)   # the demo wrote these commands itself
 
 
-def build(base: Path) -> tuple[Path, Path]:
+def build(base: Path, environ: Mapping[str, str]) -> tuple[Path, Path]:
     vault, repo = base / "vault", base / "demo-shop"
     agent_script = base / "demo_agent.py"
     agent_script.write_text(AGENT, encoding="utf-8")
     make_repo(repo)
-    make_vault(vault, repo, agent_script)
+    make_vault(vault, repo, agent_script, environ)
     return vault, repo
 
 
 def run_demo(directory: Path | None, timeout: float = 120, echo: Callable[[str], None] = print) -> bool:
     base = Path(directory).expanduser().resolve() if directory else Path(tempfile.mkdtemp(prefix="vaultzoe-demo-"))
     base.mkdir(parents=True, exist_ok=True)
-    vault, repo = build(base)
-    echo(f"Demo vault: {vault}\nDemo repo:  {repo}\n")
     env = {**os.environ, "VAULTZOE_WORKTREES": str(base / "worktrees")}
+    vault, repo = build(base, env)
+    echo(f"Demo vault: {vault}\nDemo repo:  {repo}\n")
     env.pop("ANTHROPIC_API_KEY", None)
     env.pop("GITHUB_TOKEN", None)
     env.pop("GH_TOKEN", None)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
+from typing import Mapping
+
+from .trust import trust_written
 
 
 def template_root() -> Path:
@@ -11,8 +15,11 @@ def template_root() -> Path:
     return Path(str(resources.files("vaultzoe") / "template"))
 
 
-def init_vault(root: Path) -> list[str]:
-    """Create missing template files under root; return the vault paths created (empty on a second run)."""
+def init_vault(root: Path, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Create missing template files under root; return the vault paths created (empty on a second run).
+
+    The command notes it creates (the example repo note) are trusted on this machine: vaultzoe wrote them.
+    """
     root.mkdir(parents=True, exist_ok=True)
     created = []
     source = template_root()
@@ -27,4 +34,5 @@ def init_vault(root: Path) -> list[str]:
         created.append(rel.as_posix())
     for folder in ("Zoe/Attempts", "Zoe/Learnings", "Zoe/Agents", "Zoe/Repos"):
         (root / folder).mkdir(parents=True, exist_ok=True)
+    trust_written(root, created, os.environ if environ is None else environ)
     return created

@@ -54,8 +54,9 @@ class Settings(BaseModel):
     routes: list[str] = Field(default_factory=list)        # "ui: claude", "backend: codex"
     min_free_memory_gb: float = Field(4, ge=0)
     private_folders: list[str] = Field(default_factory=list)
+    task_folders: list[str] = Field(default_factory=list)   # where task notes may come from (empty: anywhere)
 
-    @field_validator("notify", "routes", "private_folders", mode="before")
+    @field_validator("notify", "routes", "private_folders", "task_folders", mode="before")
     @classmethod
     def _listify(cls, value: Any) -> list[str]:
         return _as_list(value)

@@ -85,18 +85,34 @@ class ProcessId:
     def load(cls, record: Mapping[str, Any] | None) -> ProcessId | None:
         if not record or not isinstance(record.get("pid"), int):
             return None
-        return cls(record["pid"], record.get("create_time"))
+        created = record.get("create_time")
+        return cls(record["pid"], float(created) if isinstance(created, (int, float)) else None)
 
     def alive(self) -> bool:
         """True when this very process still runs (not a zombie, not a reused pid)."""
         import psutil
+        if self.create_time is None:
+            return False   # identity unknown (a record synced in or pasted): never ours to signal
         try:
             proc = psutil.Process(self.pid)
             if proc.status() == psutil.STATUS_ZOMBIE:
                 return False
-            return self.create_time is None or abs(proc.create_time() - self.create_time) <= PID_REUSE_SLACK_S
+            return abs(proc.create_time() - self.create_time) <= PID_REUSE_SLACK_S
         except psutil.Error:
             return False
+
+    def owns_group(self) -> bool:
+        """True while the group this process leads (or led) is still its own to kill."""
+        import psutil
+        if self.create_time is None:
+            return False
+        try:
+            same = abs(psutil.Process(self.pid).create_time() - self.create_time) <= PID_REUSE_SLACK_S
+        except psutil.NoSuchProcess:
+            same = True    # the leader is gone; a pid still naming a live group is never reused
+        except psutil.Error:
+            return False
+        return same and sv.group_alive(self.pid)
 
 
 # ---------------------------------------------------------------- the runner
@@ -213,7 +229,7 @@ class ProcessRunner:
         """The supervisor is gone or stuck: kill the group ourselves and write the exit record."""
         if files.supervisor is not None and files.supervisor.alive():
             _signal_pid(files.supervisor.pid, signal.SIGKILL)
-        if files.agent is not None and (files.agent.alive() or sv.group_alive(files.agent.pid)):
+        if files.agent is not None and (files.agent.alive() or files.agent.owns_group()):
             _kill_group(files.agent.pid, self.grace_s)
         self._reap(run_dir)
         if not (run_dir / sv.EXIT_FILE).exists():
