@@ -253,3 +253,13 @@ def test_a_huge_task_note_is_cut_to_the_context_budget_with_a_pointer_to_it():
         assert len(prompt) < 4 * budget + 6000, len(prompt)
         assert "Export invoices as CSV." in prompt
         assert "the full text is in the task note `Tasks/CSV export.md`" in prompt
+
+
+def test_make_planner_bounds_the_task_note_by_the_settings_budget():
+    from vaultzoe.brain.planner import make_planner
+    from vaultzoe.settings import resolve_settings
+
+    huge = "Export invoices as CSV. " + "lorem ipsum dolor " * 60_000
+    planner = make_planner(resolve_settings({"context_tokens": 1000}, {}), {})
+    prompt = planner.plan(request(task=brief(goal=huge, body=huge))).prompt
+    assert len(prompt) < 4 * 1000 + 6000 and "cut at" in prompt
