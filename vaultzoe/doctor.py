@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Any, Callable, Literal, Mapping
 import yaml
 
 from .errors import SettingsError
-from .settings import (AGENTS_DIR, BUILTIN_AGENTS, REPOS_DIR, SETTINGS_NOTE, AgentConfig, Settings,
+from .settings import (AGENTS_DIR, BUILTIN_AGENTS, REPOS_DIR, SETTINGS_NOTE, STATE_DIR, AgentConfig, Settings,
                        agent_from_frontmatter, repo_from_frontmatter, resolve_settings)
+from . import trust
 
 Level = Literal["ok", "warn", "block"]
 VERSION_TIMEOUT_S = 20.0
@@ -39,6 +41,8 @@ def diagnose(vault_root: Path, environ: Mapping[str, str]) -> list[Finding]:
     findings += agent_findings(vault_root, environ, settings.default_agent)
     findings += key_findings(environ, settings)
     findings += repo_findings(vault_root)
+    findings += trust_findings(vault_root, environ)
+    findings += permission_findings(vault_root, environ)
     return findings
 
 
@@ -263,3 +267,81 @@ def repo_findings(vault_root: Path) -> list[Finding]:
         return [Finding("warn", f"No repo notes in {REPOS_DIR}/: add one per repository, e.g. "
                                 f"{REPOS_DIR}/app.md with `path: ~/code/app`")]
     return [_repo_finding(path, vault_root) for path in notes]
+
+
+# ---------------------------------------------------------------- trust and permissions
+
+
+def trust_findings(vault_root: Path, environ: Mapping[str, str]) -> list[Finding]:
+    """Repo and agent notes whose commands this machine has not approved as they are now."""
+    record = trust.load(vault_root, environ)
+    notes, _ = trust.vault_command_notes(vault_root)      # broken notes are reported above
+    commands = [n for n in notes if trust.command_values(n) is not None]
+    if not commands:
+        return []
+    if record.problem:
+        return [Finding("block", record.problem)]
+    untrusted = trust.pending(record, commands)
+    if untrusted:
+        return [Finding("block", reason) for _, reason in untrusted]
+    return [Finding("ok", f"Command notes trusted on this machine: {len(commands)} "
+                          f"({trust.record_path(vault_root, environ)})")]
+
+
+def _exposure(info: os.stat_result) -> Level | None:
+    """block when group or others can write, warn when they can only read; None when private."""
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "block"
+    if info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+        return "warn"
+    return None
+
+
+def _entries(top: Path):
+    yield str(top)
+    for folder, dirs, files in os.walk(top):      # symlinked folders are not followed
+        for name in (*dirs, *files):
+            yield os.path.join(folder, name)
+
+
+def _exposed_under(top: Path) -> tuple[Level | None, int, str]:
+    """(worst exposure, how many entries, the first one) of top and everything below it (symlinks skipped)."""
+    worst: Level | None = None
+    count, first = 0, ""
+    if not os.stat(top).st_mode & 0o077:
+        return None, 0, ""          # nobody else can enter the folder: what is inside cannot be reached
+    for path in _entries(top):
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue                # a log rotated away while we looked
+        level = None if stat.S_ISLNK(info.st_mode) else _exposure(info)
+        if level is not None:
+            count, first = count + 1, first or path
+            worst = "block" if "block" in (worst, level) else level
+    return worst, count, first
+
+
+def permission_findings(vault_root: Path, environ: Mapping[str, str]) -> list[Finding]:
+    """vaultzoe's state folder and the trust folder must be private to this user."""
+    findings = []
+    state = vault_root / STATE_DIR
+    if state.is_dir():
+        worst, count, first = _exposed_under(state)
+        if worst is None:
+            findings.append(Finding("ok", f"{state} is private to you"))
+        else:
+            can = "change" if worst == "block" else "read"
+            findings.append(Finding(worst, f"{count} entries in {state} let other users {can} them (e.g. {first}): "
+                                           f"agent logs, prompts and task memory live there; run "
+                                           f"`chmod 700 {state}`"))
+    folder = trust.trust_dir(environ)
+    if folder.exists():
+        worst, count, first = _exposed_under(folder)
+        if os.stat(folder).st_uid != os.geteuid():
+            findings.append(Finding("block", f"Trust folder {folder} belongs to another user: remove it, or set "
+                                             f"{trust.TRUST_DIR_ENV} to a folder of yours"))
+        elif worst is not None:
+            findings.append(Finding(worst, f"Trust folder {folder} is not private ({count} entries open to "
+                                             f"others, e.g. {first}): run `chmod 700 {folder}`"))
+    return findings

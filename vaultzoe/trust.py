@@ -305,19 +305,42 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def read_command_note(vault_root: Path, rel: str) -> CommandNote:
+    """The repo or agent note at rel, parsed as the orchestrator parses it; SettingsError when it is broken."""
+    folder, _, name = rel.rpartition("/")
+    note = parse_note(rel, (Path(vault_root) / rel).read_text(encoding="utf-8"))
+    if folder == REPOS_DIR:
+        return repo_from_frontmatter(name[:-3], rel, note.frontmatter, Path(vault_root).resolve())
+    return agent_from_frontmatter(name[:-3], rel, note.frontmatter)
+
+
+def vault_command_notes(vault_root: Path) -> tuple[list[CommandNote], list[tuple[str, str]]]:
+    """Every repo and agent note as it is on disk now, and (path, error) for those that do not parse.
+
+    Read straight from the files, never from the index cache in .vaultzoe/ (inside the vault, maybe synced):
+    when the two disagree the digests differ and the task stays blocked.
+    """
+    notes, broken = [], []
+    for folder in (REPOS_DIR, AGENTS_DIR):
+        directory = Path(vault_root) / folder
+        for path in sorted(directory.glob("*.md")) if directory.is_dir() else ():
+            if path.stem.lower() == "readme" or not path.is_file():
+                continue
+            try:
+                notes.append(read_command_note(vault_root, f"{folder}/{path.name}"))
+            except SettingsError as exc:
+                broken.append((f"{folder}/{path.name}", str(exc)))
+    return notes, broken
+
+
 def trust_vault(vault_root: Path, environ: Mapping[str, str]) -> list[str]:
     """`vaultzoe trust VAULT`: trust every command note as it is now; one line per note, then where."""
-    from .config import command_notes, load_config
-    from .vault.index import VaultIndex
-    index = VaultIndex.open(vault_root)
-    config = load_config(index, environ)
-    new, lines = approve(load(vault_root, environ), command_notes(config), _now())
-    broken = [f"not trusted {REPOS_DIR}/{n}.md: {why}" for n, why in sorted(config.repo_errors.items())]
-    broken += [f"not trusted {AGENTS_DIR}/{n}.md: {why}" for n, why in sorted(config.agent_errors.items())]
+    notes, broken = vault_command_notes(vault_root)
+    new, lines = approve(load(vault_root, environ), notes, _now())
     path = save(new, vault_root, environ)
     if not lines:
         lines = [f"No command notes in {REPOS_DIR}/ or {AGENTS_DIR}/: nothing to trust"]
-    return lines + broken + [f"Trust record: {path}"]
+    return lines + [f"not trusted {rel}: {why}" for rel, why in broken] + [f"Trust record: {path}"]
 
 
 def written_note(vault_root: Path, rel: str) -> CommandNote | None:
@@ -325,11 +348,8 @@ def written_note(vault_root: Path, rel: str) -> CommandNote | None:
     folder, _, name = rel.rpartition("/")
     if not name.lower().endswith(".md") or name[:-3].lower() == "readme" or folder not in (REPOS_DIR, AGENTS_DIR):
         return None
-    note = parse_note(rel, (vault_root / rel).read_text(encoding="utf-8"))
     try:
-        if folder == REPOS_DIR:
-            return repo_from_frontmatter(name[:-3], rel, note.frontmatter, Path(vault_root).resolve())
-        return agent_from_frontmatter(name[:-3], rel, note.frontmatter)
+        return read_command_note(vault_root, rel)
     except SettingsError:
         return None       # a note that does not parse blocks on its own; there is nothing to approve
 

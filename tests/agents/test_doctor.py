@@ -14,6 +14,7 @@ from tests.agents.conftest import ROOT, git
 from vaultzoe.cli import app
 from vaultzoe.doctor import Finding, diagnose, program_version, read_frontmatter
 from vaultzoe.errors import SettingsError
+from vaultzoe.trust import trust_vault
 
 SECRET = "sk-ant-very-secret-0123456789"
 
@@ -35,13 +36,14 @@ def program(bin_dir: Path, name: str, script: str) -> Path:
 
 
 @pytest.fixture
-def vault(tmp_path: Path) -> Path:
+def vault(tmp_path: Path, environ: dict[str, str]) -> Path:
     root = tmp_path / "vault"
     note(root, "Zoe/Zoe.md", "---\nmax_agents: 3\ndefault_agent: claude\n---\n# Zoe\n")
     app_repo = tmp_path / "app"
     app_repo.mkdir()
     git(app_repo, "init", "-q")
     note(root, "Zoe/Repos/app.md", f"---\npath: {app_repo}\nbase: main\n---\n")
+    trust_vault(root, environ)
     return root
 
 
@@ -50,7 +52,8 @@ def environ(tmp_path: Path) -> dict[str, str]:
     bin_dir = tmp_path / "bin"
     program(bin_dir, "claude", 'echo "2.1.331 (Claude Code)"')
     program(bin_dir, "codex", 'echo "codex-cli 0.169.0"')
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}", "ANTHROPIC_API_KEY": SECRET}
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}", "ANTHROPIC_API_KEY": SECRET,
+            "VAULTZOE_TRUST_DIR": str(tmp_path / "trust")}
 
 
 def levels(findings: list[Finding]) -> dict[str, str]:
@@ -70,6 +73,7 @@ def test_a_healthy_vault_has_no_blocks_and_names_versions(vault, environ):
     assert find(findings, "Agent codex: codex-cli 0.169.0").level == "ok"
     assert find(findings, "Settings in Zoe/Zoe.md parse (max_agents=3").level == "ok"
     assert find(findings, "Repo app:").level == "ok"
+    assert find(findings, "Command notes trusted on this machine: 1").level == "ok"
 
 
 def test_keys_are_reported_as_set_or_not_but_never_printed(vault, environ):
@@ -163,6 +167,7 @@ def test_program_version_times_out(tmp_path):
 
 def test_the_cli_prints_one_line_per_finding_and_exits_non_zero_on_a_block(vault, environ, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", environ["PATH"])
+    monkeypatch.setenv("VAULTZOE_TRUST_DIR", environ["VAULTZOE_TRUST_DIR"])
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     ok = CliRunner().invoke(app, ["doctor", str(vault)])
     assert ok.exit_code == 0, ok.output
@@ -184,3 +189,52 @@ def test_doctor_reads_the_real_cli_versions(vault, environ, agents_bin):
     findings = diagnose(vault, environ)
     assert find(findings, f"Agent claude: {pinned('CLAUDE_CODE_VERSION')} (Claude Code)").level == "ok"
     assert find(findings, f"Agent codex: codex-cli {pinned('CODEX_VERSION')}").level == "ok"
+
+
+# ---------------------------------------------------------------- trust and permissions
+
+
+def test_new_and_changed_command_notes_block_until_trusted(vault, environ, tmp_path, monkeypatch):
+    app_note = vault / "Zoe/Repos/app.md"
+    app_note.write_text(app_note.read_text().replace("base: main", "base: main\nsetup: ./bootstrap.sh"))
+    note(vault, "Zoe/Agents/mine.md", '---\ncommand: ["my-agent", "{prompt_file}"]\n---\n')
+    findings = diagnose(vault, environ)
+    changed = find(findings, "Zoe/Repos/app.md changed since you trusted it")
+    assert changed.level == "block" and "Changed: setup (none) -> `./bootstrap.sh`" in changed.message
+    assert "approve with `vaultzoe trust" in changed.message
+    assert find(findings, "Zoe/Agents/mine.md is not trusted on this machine").level == "block"
+
+    monkeypatch.setenv("VAULTZOE_TRUST_DIR", environ["VAULTZOE_TRUST_DIR"])
+    assert CliRunner().invoke(app, ["trust", str(vault)]).exit_code == 0
+    findings = diagnose(vault, environ)
+    assert not [f for f in findings if "trust" in f.message and f.level == "block"], findings
+    assert find(findings, "Command notes trusted on this machine: 2").level == "ok"
+
+
+def test_a_trust_record_others_can_write_blocks(vault, environ, tmp_path):
+    record = next((tmp_path / "trust").glob("*.json"))
+    record.chmod(0o666)
+    assert find(diagnose(vault, environ), "is writable by group or others").level == "block"
+
+
+def test_a_state_folder_others_can_read_or_change_is_reported(vault, environ):
+    state = vault / ".vaultzoe"
+    note(vault, ".vaultzoe/tasks/abc.json", "{}")
+    state.chmod(0o755)
+    (state / "tasks").chmod(0o755)
+    (state / "tasks/abc.json").chmod(0o644)
+    readable = find(diagnose(vault, environ), "entries in")
+    assert readable.level == "warn" and "let other users read them" in readable.message
+    assert f"chmod 700 {state}" in readable.message
+
+    (state / "tasks/abc.json").chmod(0o666)
+    assert find(diagnose(vault, environ), "let other users change them").level == "block"
+
+    state.chmod(0o700)
+    assert find(diagnose(vault, environ), f"{state} is private to you").level == "ok"
+
+
+def test_a_trust_folder_others_can_read_is_reported(vault, environ, tmp_path):
+    (tmp_path / "trust").chmod(0o755)
+    finding = find(diagnose(vault, environ), "Trust folder")
+    assert finding.level == "warn" and "is not private" in finding.message
