@@ -116,6 +116,8 @@ class ForgeJob:
     attempt_summary: str = ""
     ui: bool = False
     pr_number: int | None = None       # known PR from an earlier pass
+    refs_at_start: str = ""            # Attempt.refs_at_start (Worktree.refs): base and branch when the attempt began
+    private: bool = False              # a private task: its PR body says only that the details stay in the vault
 
 
 @dataclass(frozen=True)

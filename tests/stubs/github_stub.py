@@ -3,7 +3,9 @@
 Driven through the real PyGithub (base_url = stub.api_url, like GITHUB_API_URL on GitHub Enterprise). It keeps
 state (pulls, check runs, statuses, reviews, comments), reads branch heads from a bare git repo standing in for
 the GitHub remote, injects faults (a POST that answers 502 after doing its work, rate limits, dropped
-connections) and logs every request. JSON shapes and error bodies follow docs.github.com/rest.
+connections) and logs every request. JSON shapes and error bodies follow docs.github.com/rest: reviews,
+comments and pulls carry `author_association` (the owner is OWNER, `stub.associations[login] = "COLLABORATOR"`
+makes a collaborator, anyone else is NONE), and GET /user names the token's login (`stub.login`).
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class GitHubStub:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self.remaining = 5000
+        self.associations: dict[str, str] = {owner: "OWNER"}     # login -> author_association (else NONE)
         self._ids = 100
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -300,6 +303,7 @@ class GitHubStub:
             ("GET", repo + r"/actions/jobs/(\d+)/logs", self._job_logs),
             ("GET", BLOB + r"/logs/(\d+)", self._log_blob),
             ("GET", r"/rate_limit", lambda r: (200, self._rate_limit_json())),
+            ("GET", r"/user", lambda r: (200, {**self._user_json(self.login), "name": self.login})),
         ]
 
     # ------------------------------------------------------------ endpoints
@@ -389,6 +393,9 @@ class GitHubStub:
 
     # ------------------------------------------------------------ JSON shapes
 
+    def association(self, login: str) -> str:
+        return self.associations.get(login, "NONE")
+
     def _user_json(self, login: str) -> dict[str, Any]:
         return {"login": login, "id": abs(hash(login)) % 10_000, "type": "Bot" if login.endswith("[bot]") else "User",
                 "url": f"{self.api_url}/users/{login}", "html_url": f"{WEB}/{login}"}
@@ -405,6 +412,7 @@ class GitHubStub:
             "state": pull.state, "title": pull.title, "body": pull.body, "draft": pull.draft,
             "html_url": f"{WEB}/{self.owner}/{self.name}/pull/{pull.number}",
             "issue_url": f"{self.repo_api}/issues/{pull.number}", "user": self._user_json(pull.user),
+            "author_association": self.association(pull.user),
             "created_at": pull.created, "updated_at": pull.created, "merged_at": _now() if pull.merged else None,
             "head": {"label": self._label(pull.head), "ref": pull.head, "sha": sha, "repo": self._repo_json()},
             "base": {"label": self._label(pull.base), "ref": pull.base, "sha": self._ref_sha(pull.base) or "",
@@ -418,18 +426,21 @@ class GitHubStub:
 
     def _review_json(self, review: Review) -> dict[str, Any]:
         return {"id": review.id, "user": self._user_json(review.user), "body": review.body, "state": review.state,
+                "author_association": self.association(review.user),
                 "commit_id": review.commit_id, "submitted_at": _now(),
                 "html_url": f"{WEB}/{self.owner}/{self.name}/pull/{review.number}#pullrequestreview-{review.id}",
                 "pull_request_url": f"{self.repo_api}/pulls/{review.number}"}
 
     def _review_comment_json(self, comment: dict[str, Any]) -> dict[str, Any]:
         return {**{k: v for k, v in comment.items() if k != "number"}, "user": self._user_json(comment["user"]),
+                "author_association": self.association(comment["user"]),
                 "url": f"{self.repo_api}/pulls/comments/{comment['id']}", "created_at": _now(),
                 "html_url": f"{WEB}/{self.owner}/{self.name}/pull/{comment['number']}#discussion_r{comment['id']}",
                 "pull_request_url": f"{self.repo_api}/pulls/{comment['number']}"}
 
     def _issue_comment_json(self, comment: dict[str, Any]) -> dict[str, Any]:
         return {"id": comment["id"], "body": comment["body"], "user": self._user_json(comment["user"]),
+                "author_association": self.association(comment["user"]),
                 "url": f"{self.repo_api}/issues/comments/{comment['id']}", "created_at": _now(),
                 "html_url": f"{WEB}/{self.owner}/{self.name}/pull/{comment['number']}#issuecomment-{comment['id']}",
                 "issue_url": f"{self.repo_api}/issues/{comment['number']}"}

@@ -185,3 +185,87 @@ def test_fake_forge_hands_out_scripted_reports(git_repo, ws, tmp_path):
     fake.enqueue_observe(merged())
     assert fake.observe(job).merged and fake.observe(job).merged
     assert len(fake.submitted) == 2 and len(fake.observed) == 3
+
+
+# ---------------------------------------------------------------- an attempt never approves itself (security #4)
+
+
+def started_job(git_repo, ws, tmp_path, **kw) -> ForgeJob:
+    """A job as the orchestrator builds it: the refs recorded when the attempt started."""
+    tree = ws.ensure(git_repo.repo, BRANCH, "t1")
+    return job_for(git_repo, ws, tmp_path, refs_at_start=tree.refs, **kw)
+
+
+@pytest.mark.parametrize("ref", ["refs/heads/main", "refs/remotes/origin/main"])
+@pytest.mark.parametrize("recorded", [True, False], ids=["refs-recorded", "orchestrator-not-wired"])
+def test_an_agent_moving_base_to_its_own_commit_fails_as_tampering_and_is_never_merged(git_repo, ws, tmp_path,
+                                                                                        ref, recorded):
+    job = started_job(git_repo, ws, tmp_path) if recorded else job_for(git_repo, ws, tmp_path)
+    sha = git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    git_repo.git(job.worktree, "update-ref", ref, "HEAD")            # the agent "merges" its own work
+
+    report = LocalForge(ws).submit(job)
+
+    assert report.failed and states(report)["base"] == "fail" and states(report)["pr"] == "skipped"
+    assert "moved during the attempt" in report.evidence and ref in report.evidence
+    assert "vaultzoe did not touch main" in report.evidence
+    assert git_repo.git(git_repo.path, "rev-parse", ref) == sha         # vaultzoe leaves the base as it is
+    assert BRANCH not in git_repo.git(git_repo.origin, "branch", "--list")
+    assert not LocalForge(ws).observe(job).merged
+
+
+def test_an_agent_daemon_fast_forwarding_base_later_cannot_undo_a_tamper_verdict(git_repo, ws, tmp_path):
+    job = started_job(git_repo, ws, tmp_path)
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    git_repo.git(job.worktree, "update-ref", "refs/heads/main", "HEAD")
+    LocalForge(ws).submit(job)
+    assert not LocalForge(ws).observe(job).merged                    # the base has not moved since the judgement
+
+
+def test_base_moving_during_the_run_with_other_work_is_no_tampering(git_repo, ws, tmp_path):
+    job = started_job(git_repo, ws, tmp_path, repo=git_repo.config(done=("checks",)))
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    git_repo.commit_file(git_repo.path, "other.txt", "x", "a human commits to main meanwhile")
+
+    report = LocalForge(ws).submit(job)
+
+    assert report.passed and "base" not in states(report)
+    assert not LocalForge(ws).observe(job).merged
+
+
+def test_a_human_merging_an_earlier_attempt_during_a_retry_is_no_tampering(git_repo, ws, tmp_path):
+    first = ws.ensure(git_repo.repo, BRANCH, "t1")
+    git_repo.commit_file(first.path, "greeting.txt", "hello\n", "attempt 1")
+    job = started_job(git_repo, ws, tmp_path)                        # attempt 2 starts on the same branch
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello there\n", "attempt 2")
+    git_repo.git(git_repo.path, "merge", "-q", "--no-edit", f"{BRANCH}~1")   # the human merges attempt 1 only
+
+    report = LocalForge(ws).submit(job)
+
+    assert "base" not in states(report) and report.passed
+
+
+def test_merged_only_when_base_moves_after_the_judgement_and_holds_the_tip(git_repo, ws, tmp_path):
+    job = started_job(git_repo, ws, tmp_path)
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    submitted = LocalForge(ws).submit(job)
+    assert submitted.passed and not LocalForge(ws).observe(job).merged
+
+    git_repo.commit_file(git_repo.path, "other.txt", "x", "main moves, without the task")
+    assert not LocalForge(ws).observe(job).merged
+    git_repo.git(git_repo.path, "merge", "-q", "--no-edit", BRANCH)   # the human merges in review
+    merged = LocalForge(ws).observe(job)
+    assert merged.merged and merged.checks == submitted.checks
+
+
+def test_a_judgement_kept_without_refs_counts_only_later_merges(git_repo, ws, tmp_path):
+    import json
+    job = started_job(git_repo, ws, tmp_path)
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    LocalForge(ws).submit(job)
+    kept = job.log_dir / "forge.json"
+    kept.write_text(json.dumps({k: v for k, v in json.loads(kept.read_text()).items() if k != "judged_refs"}))
+    git_repo.git(job.worktree, "update-ref", "refs/heads/main", "HEAD")    # moved before the upgrade's first look
+    assert not LocalForge(ws).observe(job).merged
+    git_repo.commit_file(git_repo.path, "later.txt", "x", "the human merges later")
+    assert LocalForge(ws).observe(job).merged

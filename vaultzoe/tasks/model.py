@@ -97,6 +97,7 @@ class Attempt:
     steers: tuple[str, ...] = ()
     planner: str = ""
     reason: str = ""               # why this agent/model
+    refs_at_start: str = ""        # Worktree.refs: where base and branch stood at the start (the forge spots tampering)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Definition of done: what a forge observed about a branch and its PR -> one CheckItem per item, plus evidence.
 
 Pure: the forges gather the facts (GitHub API, local git); this module judges them. Items follow the repo
-note's `done:` list, plus `screenshots` for tasks tagged ui.
+note's `done:` list, plus `screenshots` for tasks tagged ui. Only collaborators' reviews count (GitHub's
+author_association OWNER, MEMBER or COLLABORATOR): anyone may review a public PR, and a stranger's
+"changes requested" must neither block the task nor become the agent's instructions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "cancelled", "action_req
 FAILED_STATUSES = frozenset({"failure", "error"})
 # mergeable_state values that mean the branch must take in its base before it can merge.
 UNSYNCED_STATES = {"behind": "behind", "dirty": "conflicting with"}
+# author_association values of people with write access to the repository.
+TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
 
 CHECK_OUTPUT_LIMIT = 6_000
 LOG_EXCERPT_LINES = 60
@@ -62,6 +66,11 @@ class ReviewFact:
     commit: str = ""                   # the head commit the review was made on
     human: bool = True                 # False for bots and vaultzoe's own AI review
     comments: tuple[str, ...] = ()     # its inline comments, "path:line: body"
+    association: str = "NONE"          # GitHub's author_association: OWNER | MEMBER | COLLABORATOR | CONTRIBUTOR | ...
+
+    @property
+    def trusted(self) -> bool:
+        return is_trusted(self.association)
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,11 @@ def log_excerpt(text: str, lines: int = LOG_EXCERPT_LINES) -> str:
     errors = [i for i, row in enumerate(rows) if "##[error]" in row]
     end = errors[-1] + 1 if errors else len(rows)
     return "\n".join(rows[max(0, end - lines):end]).strip()
+
+
+def is_trusted(association: str | None) -> bool:
+    """A collaborator of the repository (author_association OWNER, MEMBER or COLLABORATOR)."""
+    return (association or "").upper() in TRUSTED_ASSOCIATIONS
 
 
 def has_image(text: str) -> bool:
@@ -264,10 +278,10 @@ _JUDGES: dict[str, Callable[[Facts], Outcome]] = {
 
 
 def _latest_human_reviews(reviews: Sequence[ReviewFact]) -> list[ReviewFact]:
-    """Each human's standing review; a comment-only review does not change where they stand."""
+    """Each collaborator's standing review; a comment-only review does not change where they stand."""
     latest: dict[str, ReviewFact] = {}
     for review in reviews:
-        if review.human and review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+        if review.human and review.trusted and review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
             latest[review.author] = review
     return [r for r in latest.values() if r.state != "DISMISSED"]
 

@@ -14,7 +14,11 @@ As built: submit() also reports "synced" (when the repo's `done:` lists it: the 
 and "pr" (pushed to origin, or the local branch when there is no origin; a refused push is a failed
 "pr" item, never an exception). Without new commits, checks and push are skipped. Changes the agent
 left uncommitted are never committed for it, only named in the evidence. The judgement is kept in
-job.log_dir/forge.json; observe() re-judges when none is kept. make_forge takes an optional planner for
+job.log_dir/forge.json with where the base and the branch stood then; observe() re-judges when none is kept.
+The agent's worktree shares refs with the user's clone, so "merged" is never read from a base the agent could
+have moved: submit() fails a "base" item when the base moved during the run (since job.refs_at_start, else
+since the fork point) to take the branch's commits, and vaultzoe leaves that base as it is; observe() calls
+the task merged only when a base ref moved after the judgement and holds the branch's tip (a human merged). make_forge takes an optional planner for
 the GitHub forge, and raises TaskBlocked when `forge: github` lacks a token or a `github:` repo. The GitHub
 forge's patience (retries, backoff, longest rate-limit wait, request spacing, CI grace) comes from
 VAULTZOE_GITHUB_* variables (GitHubPolicy.from_environ: TRIES, BACKOFF_S, MAX_WAIT_S, SECONDARY_WAIT_S,
@@ -33,7 +37,7 @@ from ..errors import ForgeError, TaskBlocked, WorkspaceError
 from ..protocols import CheckItem, Forge, ForgeJob, ForgeReport
 from ..settings import SETTINGS_NOTE, RepoConfig, Settings
 from .runners import Completed, run_logged
-from .workspace import Workspace
+from .workspace import BaseMove, Workspace
 
 FORGES: dict[str, str] = {
     "local": "vaultzoe.work.forge:LocalForge",
@@ -44,6 +48,7 @@ DEFAULT_GITHUB_API = "https://api.github.com"
 
 CHECK_LOG = "check.log"
 REPORT_FILE = "forge.json"
+JUDGED_REFS = "judged_refs"          # forge.json key: Workspace.record_refs() at the judgement
 CHECK_TAIL_BYTES = 4000
 LISTED_FILES = 20
 
@@ -66,6 +71,7 @@ class LocalFacts:
     pushed: bool | None = None          # True: pushed to origin; False: no origin; None: not tried
     push_error: str = ""
     not_pushed_because: str = ""
+    tampered: tuple[BaseMove, ...] = ()  # base refs moved during the run to take the branch's commits
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class _Outcome:
 def judge_local(facts: LocalFacts) -> ForgeReport:
     """The definition-of-done items the local forge can judge, with evidence for the next prompt."""
     outcomes = [_commits(facts)]
+    if facts.tampered:
+        outcomes.append(base_tampered(facts.branch, facts.base, facts.tampered))
     if facts.behind is not None:
         outcomes.append(_synced(facts))
     outcomes += [_checks(facts), _pr(facts)]
@@ -94,6 +102,17 @@ def _commits(facts: LocalFacts) -> _Outcome:
                 f"(git add, git commit) before finishing.")
     return _Outcome(CheckItem("commits", "fail", f"no new commits on {facts.branch}"),
                     evidence="\n".join(part for part in (evidence, left) if part))
+
+
+def base_tampered(branch: str, base: str, moves: tuple[BaseMove, ...]) -> _Outcome:
+    """The base moved while the agent ran, to a commit holding the agent's work: an attempt never merges itself."""
+    where = "; ".join(f"{m.ref} {m.old[:12] or '(absent)'} -> {m.new[:12]}" for m in moves)
+    evidence = (f"The base branch {base} was moved during the attempt to a commit holding this task's commits "
+                f"({where}). Only a human merges a task's work: work and commit on branch {branch} only, never "
+                f"update, reset or push {base}. vaultzoe did not touch {base}; the human decides whether to "
+                f"reset it (e.g. `git update-ref refs/heads/{base} {moves[0].old or '<the commit before>'}`).")
+    return _Outcome(CheckItem("base", "fail", f"{base} moved during the run to take this task's commits"),
+                    evidence=evidence)
 
 
 def _uncommitted_note(lines: tuple[str, ...]) -> str:
@@ -156,30 +175,40 @@ class LocalForge:
         self.check_timeout_s = check_timeout_s
 
     def submit(self, job: ForgeJob) -> ForgeReport:
-        """Judge the attempt that just ended (commits, synced, checks), then push when nothing failed."""
-        facts = self._facts(job)
+        """Judge the attempt that just ended (commits, base, synced, checks), then push when nothing failed."""
+        refs = self.workspace.record_refs(job.repo, job.branch, job.base)
+        facts = self._facts(job, refs)
         if facts.commits:
             facts = replace(facts, check=self._run_check(job))
             facts = self._publish(job, facts)
         else:
             facts = replace(facts, not_pushed_because="no new commits")
         report = judge_local(facts)
-        save_report(job.log_dir, report)
+        save_report(job.log_dir, report, refs)
         return report
 
     def observe(self, job: ForgeJob) -> ForgeReport:
-        """Merged into base -> merged; otherwise the kept judgement (judged afresh when none is kept)."""
-        kept = load_report(job.log_dir)
-        if self.workspace.is_merged(job.repo, job.branch, job.base, base_commit=job.base_commit or None):
-            return ForgeReport(checks=kept.checks if kept else (), merged=True)
-        return kept if kept is not None else self.submit(job)
+        """Merged by a human after the judgement -> merged; otherwise the kept judgement (judged when none)."""
+        kept, judged_refs = load_judgement(job.log_dir)
+        if kept is None:
+            return self.submit(job)
+        now = self.workspace.record_refs(job.repo, job.branch, job.base)
+        if not judged_refs:     # judged before vaultzoe kept refs: from now on only a later move counts
+            save_report(job.log_dir, kept, now)
+            return kept
+        moves = self.workspace.base_moves(job.repo, job.branch, job.base, job.base_commit, judged_refs, now)
+        if any(move.holds_tip for move in moves):
+            return ForgeReport(checks=kept.checks, merged=True)
+        return kept
 
-    def _facts(self, job: ForgeJob) -> LocalFacts:
+    def _facts(self, job: ForgeJob, refs: str) -> LocalFacts:
         behind = self.workspace.behind(job.repo, job.branch, job.base) if "synced" in job.repo.done else None
+        moves = self.workspace.base_moves(job.repo, job.branch, job.base, job.base_commit, job.refs_at_start, refs)
         return LocalFacts(branch=job.branch, base=job.base,
                           commits=tuple(self.workspace.new_commits(job.worktree, job.base_commit)),
                           uncommitted=tuple(self.workspace.uncommitted(job.worktree)), behind=behind,
-                          check_command=job.repo.check, check_timeout_s=self.check_timeout_s)
+                          check_command=job.repo.check, check_timeout_s=self.check_timeout_s,
+                          tampered=tuple(m for m in moves if m.took))
 
     def _run_check(self, job: ForgeJob) -> Completed | None:
         if not job.repo.check:
@@ -191,6 +220,8 @@ class LocalForge:
         failing = [o.item.name for o in (_commits(facts), _checks(facts)) if o.item.state == "fail"]
         if facts.behind:
             failing.append("synced")
+        if facts.tampered:
+            failing.append("base")
         if failing:
             return replace(facts, not_pushed_because=f"{', '.join(failing)} failed")
         try:
@@ -199,22 +230,28 @@ class LocalForge:
             return replace(facts, push_error=str(exc))
 
 
-def save_report(log_dir: Path, report: ForgeReport) -> None:
-    """Keep the judgement next to the attempt's logs (observe() returns it on later passes)."""
+def save_report(log_dir: Path, report: ForgeReport, refs: str = "") -> None:
+    """Keep the judgement, and where base and branch stood then, next to the attempt's logs."""
     log_dir.mkdir(parents=True, exist_ok=True)
     tmp = log_dir / f".{REPORT_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(report)), encoding="utf-8")
+    tmp.write_text(json.dumps({**asdict(report), JUDGED_REFS: refs}), encoding="utf-8")
     tmp.replace(log_dir / REPORT_FILE)
 
 
 def load_report(log_dir: Path) -> ForgeReport | None:
     """The kept judgement, or None when there is none (or it cannot be read)."""
+    return load_judgement(log_dir)[0]
+
+
+def load_judgement(log_dir: Path) -> tuple[ForgeReport | None, str]:
+    """The kept judgement and the refs recorded with it ("" for a judgement kept by an older vaultzoe)."""
     try:
         data: dict[str, Any] = json.loads((log_dir / REPORT_FILE).read_text(encoding="utf-8"))
+        refs = str(data.pop(JUDGED_REFS, "") or "")
         checks = tuple(CheckItem(**item) for item in data.pop("checks", ()))
-        return ForgeReport(checks=checks, **data)
-    except (OSError, ValueError, TypeError):
-        return None
+        return ForgeReport(checks=checks, **data), refs
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None, ""
 
 
 # ---------------------------------------------------------------- choosing a forge

@@ -4,7 +4,9 @@ Every API round trip goes through `_call`, which honours GitHub's rate-limit hea
 connection errors with backoff a bounded number of times, and then raises ForgeError. Opening a PR is
 idempotent: each try lists the branch's open PRs before it POSTs, so a POST that failed after GitHub had
 created the PR, a retry, a restart, or an agent that opened the PR itself never leads to a second one.
-The token lives only in the PyGithub client; nothing here writes a file.
+The token lives only in the PyGithub client; nothing here writes a file. Reviews count only from the
+repository's collaborators, and vaultzoe's review marker only from the token's own login (GET /user);
+what vaultzoe writes on GitHub is built, redacted, in github_text.py.
 """
 
 from __future__ import annotations
@@ -29,17 +31,14 @@ from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review, Revie
 from ..settings import RepoConfig
 from . import done
 from .done import CheckRunFact, Facts, PullFacts, ReviewFact, StatusFact
+from .github_text import is_own_review, posted_review, pr_body, pr_title, review_body
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.github.com"
-TASK_MARKER = "<!-- vaultzoe:task={task_id} -->"
-REVIEW_MARKER = "<!-- vaultzoe:review sha={sha} verdict={verdict} -->"
-_REVIEW_MARKER = re.compile(r"<!-- vaultzoe:review sha=([0-9a-f]+) verdict=(pass|block) -->")
 _SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-PR_BODY_LIMIT = 60_000          # GitHub refuses bodies over 65,536 characters
 ANNOTATIONS_LIMIT = 50
 ACTIONS_APP = "github-actions"  # its check runs are Actions jobs, with the same id
 LOGS_PER_PASS = 3               # job logs fetched per observe (the first failing jobs)
@@ -86,6 +85,7 @@ class GitHubForge:
         self._planner = planner
         self._policy = policy
         self._not_before = 0.0          # epoch seconds: GitHub asked us to stay away until then
+        self._own_login: str | None = None   # the token's login (None: not asked yet; "": GitHub would not say)
         self._api_url = (api_url or DEFAULT_API_URL).rstrip("/")
         self._gh = Github(auth=Auth.Token(token), base_url=self._api_url, retry=None, lazy=True,
                           timeout=policy.timeout_s, seconds_between_requests=policy.request_spacing_s,
@@ -138,8 +138,7 @@ class GitHubForge:
         if number is not None:
             return number
         try:
-            pull = self._repo.create_pull(base=job.base, head=job.branch, title=job.title[:256] or job.branch,
-                                          body=pr_body(job))
+            pull = self._repo.create_pull(base=job.base, head=job.branch, title=pr_title(job), body=pr_body(job))
         except GithubException as exc:
             number = self._open_pull(job.branch) if exc.status == 422 else None
             if number is None:   # 422 "already exists" means someone was first; anything else is real
@@ -163,12 +162,28 @@ class GitHubForge:
         if pull is None:
             return facts
         sha = pull.head.sha
-        reviews = self._reviews(pull) if "review" in items else ()
-        comments = [c.body or "" for c in pull.get_issue_comments()] if "screenshots" in items else []
+        own = self._login() if "review" in items else ""
+        reviews = self._reviews(pull, own) if "review" in items else ()
+        comments = [c.body or "" for c in pull.get_issue_comments()
+                    if done.is_trusted(c.author_association)] if "screenshots" in items else []
         if "checks" in items:
             facts = replace(facts, check_runs=self._check_runs(sha), statuses=self._statuses(sha),
                             checks_grace=self._recent(pull.updated_at))
-        return replace(facts, pull=_pull_facts(pull, comments), reviews=reviews, ai_review=_posted_review(reviews, sha))
+        return replace(facts, pull=_pull_facts(pull, comments), reviews=reviews,
+                       ai_review=posted_review(reviews, sha, own))
+
+    def _login(self) -> str:
+        """The token's own login, asked once; "" when GitHub will not say (a GitHub App's token)."""
+        if self._own_login is None:
+            try:
+                self._own_login = self._gh.get_user().login
+            except GithubException as exc:
+                if exc.status not in (403, 404):
+                    raise
+                log.warning("GitHub will not tell this token's login (%s): vaultzoe trusts only the AI reviews "
+                            "it posts from now on", exc.status)
+                self._own_login = ""
+        return self._own_login
 
     def _find_pull(self, job: ForgeJob) -> PullRequest | None:
         """The PR vaultzoe knows, else the branch's open PR, else its latest (merged or closed) one."""
@@ -205,12 +220,12 @@ class GitHubForge:
         return tuple(StatusFact(s.context, s.state, s.description or "", s.target_url or "")
                      for s in combined.statuses)
 
-    def _reviews(self, pull: PullRequest) -> tuple[ReviewFact, ...]:
+    def _reviews(self, pull: PullRequest, own_login: str) -> tuple[ReviewFact, ...]:
         comments: dict[int, list[str]] = {}
         for comment in pull.get_review_comments():
             line = comment.line or comment.original_line or ""
             comments.setdefault(comment.pull_request_review_id, []).append(f"{comment.path}:{line}: {comment.body}")
-        return tuple(_review_fact(review, comments.get(review.id, [])) for review in pull.get_reviews())
+        return tuple(_review_fact(review, comments.get(review.id, []), own_login) for review in pull.get_reviews())
 
     def _recent(self, updated_at: datetime | None) -> bool:
         if updated_at is None:
@@ -245,9 +260,13 @@ class GitHubForge:
 
     def _post_review(self, number: int, sha: str, review: Review) -> None:
         pull = self._repo.get_pull(number)
-        if any(_REVIEW_MARKER.search(r.body or "") and sha in (r.body or "") for r in pull.get_reviews()):
+        own = self._own_login or ""
+        if any(is_own_review(r.body or "", r.user.login if r.user else "", own) and sha in (r.body or "")
+               for r in pull.get_reviews()):
             return
-        pull.create_review(commit=self._repo.get_commit(sha), body=review_body(review, sha), event="COMMENT")
+        posted = pull.create_review(commit=self._repo.get_commit(sha), body=review_body(review, sha), event="COMMENT")
+        if not self._own_login and posted.user is not None:
+            self._own_login = posted.user.login     # a token GET /user refused: its own posts tell its login
 
     # ------------------------------------------------------------ faults and rate limits
 
@@ -345,39 +364,6 @@ def github_slug(repo: RepoConfig | str) -> str:
     return value
 
 
-def pr_body(job: ForgeJob) -> str:
-    """The PR description: the task, its acceptance criteria, the attempt, the link back, a hidden marker."""
-    parts = [
-        job.summary.strip(),
-        f"## Acceptance criteria\n\n{job.acceptance.strip()}" if job.acceptance.strip() else "",
-        f"## What the agent did\n\n{done.clip(job.attempt_summary.strip(), 8_000)}" if job.attempt_summary.strip()
-        else "",
-        # GitHub strips obsidian:// hrefs from links, so the URI is shown as text to copy into a browser.
-        f"Task note in Obsidian: {job.task_uri}" if job.task_uri else "",
-        f"_Opened by vaultzoe for task {job.task_id}._",
-    ]
-    body = done.clip("\n\n".join(p for p in parts if p), PR_BODY_LIMIT)
-    return f"{body}\n\n{TASK_MARKER.format(task_id=job.task_id)}\n"
-
-
-def review_body(review: Review, sha: str) -> str:
-    findings = "\n".join(f"- {f}" for f in review.findings)
-    parts = [f"**vaultzoe AI review: {review.verdict}** (commit {sha[:12]})", review.summary.strip(), findings,
-             REVIEW_MARKER.format(sha=sha, verdict=review.verdict)]
-    return "\n\n".join(p for p in parts if p)
-
-
-def _posted_review(reviews: tuple[ReviewFact, ...], sha: str) -> Review | None:
-    """The AI review vaultzoe already posted for this head commit, if any."""
-    for review in reviews:
-        match = _REVIEW_MARKER.search(review.body)
-        if match and match.group(1) == sha:
-            summary = _REVIEW_MARKER.sub("", review.body).strip()
-            summary = re.sub(r"^\*\*vaultzoe AI review: \w+\*\*[^\n]*\n*", "", summary)
-            return Review(match.group(2), summary)   # type: ignore[arg-type]
-    return None
-
-
 def _review_waits(facts: Facts) -> str:
     """Why the AI review should not run yet ("" when it should): no tokens spent on a change that fails anyway."""
     checks = done.judge("checks", facts).item.state
@@ -436,11 +422,12 @@ def _annotation(annotation: CheckRunAnnotation) -> str:
     return f"{annotation.path}:{annotation.start_line}: [{annotation.annotation_level}] {title}{annotation.message}"
 
 
-def _review_fact(review: PullRequestReview, comments: list[str]) -> ReviewFact:
+def _review_fact(review: PullRequestReview, comments: list[str], own_login: str) -> ReviewFact:
     body = review.body or ""
-    human = review.user is not None and review.user.type != "Bot" and not _REVIEW_MARKER.search(body)
-    return ReviewFact(author=review.user.login if review.user else "ghost", state=review.state, body=body,
-                      commit=review.commit_id or "", human=human, comments=tuple(comments))
+    author = review.user.login if review.user else "ghost"
+    human = review.user is not None and review.user.type != "Bot" and not is_own_review(body, author, own_login)
+    return ReviewFact(author=author, state=review.state, body=body, commit=review.commit_id or "", human=human,
+                      comments=tuple(comments), association=review.author_association or "NONE")
 
 
 def _report(facts: Facts, judgement: done.Judgement) -> ForgeReport:

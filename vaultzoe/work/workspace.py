@@ -24,6 +24,9 @@ As built, beyond the contract: Worktree.base_commit is the fork point (merge-bas
 it stays the same on re-use; is_merged takes an optional base_commit (else the branch's creation point
 from its reflog) to tell "merged" from "never had a commit"; uncommitted(worktree_path) lists what the
 agent left uncommitted; behind(repo, branch, base) counts base commits missing from the branch.
+Worktree.refs records where the base branch (locally and origin's) and the task branch stood when the attempt
+started (record_refs); base_moves(..., before, after) compares two records, so the forge can tell a base
+that moved during the run (tampering: the agent shares refs with the user's clone) from a human's merge.
 """
 
 from __future__ import annotations
@@ -51,6 +54,19 @@ class Worktree:
     base: str
     base_commit: str
     created: bool
+    refs: str = ""           # record_refs() when the worktree was handed out (the attempt's start)
+
+
+@dataclass(frozen=True)
+class BaseMove:
+    """One base ref that moved between two records of record_refs()."""
+
+    ref: str
+    old: str                 # "" when the ref did not exist (then the branch's fork point stands in)
+    new: str
+    took: int                # commits of the task branch the move brought into the ref (this attempt's only,
+                             # when the earlier record names the task branch's tip)
+    holds_tip: bool          # the ref now holds the branch's tip, and the branch has commits of its own
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,8 @@ class Workspace:
                 _git(repo, clone.git.branch, "--no-track", branch, start)
             path, created = self._worktree_for(repo, clone, branch, task_id)
             fork = _git(repo, clone.git.merge_base, branch, start)
-        return Worktree(path=path, branch=branch, base=base, base_commit=fork, created=created)
+            refs = _record(clone, branch, base)
+        return Worktree(path=path, branch=branch, base=base, base_commit=fork, created=created, refs=refs)
 
     def _worktree_for(self, repo: RepoConfig, clone: git.Repo, branch: str, task_id: str) -> tuple[Path, bool]:
         target = (self.worktrees_root / repo.name / task_id).resolve()
@@ -147,6 +164,27 @@ class Workspace:
                 return False
             bases = [ref for ref in (f"refs/heads/{base}", f"refs/remotes/origin/{base}") if _has_ref(clone, ref)]
             return any(_is_ancestor(clone, tip, ref) for ref in bases)
+
+    def record_refs(self, repo: RepoConfig, branch: str, base: str) -> str:
+        """Where base (local and origin's) and the branch stand now: "refs/heads/main=<sha> ..." to compare later."""
+        with _open(repo) as clone:
+            return _record(clone, branch, base)
+
+    def base_moves(self, repo: RepoConfig, branch: str, base: str, base_commit: str,
+                   before: str, after: str) -> list[BaseMove]:
+        """The base refs whose commit differs between two records, with what each took from the branch."""
+        old, new = parse_refs(before), parse_refs(after)
+        tip = new.get(f"refs/heads/{branch}", "")
+        moved = [ref for ref in _base_refs(base) if new.get(ref) and new[ref] != old.get(ref)]
+        if not moved or not tip:
+            return []
+        with _open(repo) as clone:
+            exclude = [f"^{sha}" for sha in (base_commit, old.get(f"refs/heads/{branch}", "")) if sha]
+            ours = set(_revs(clone, tip, *exclude))
+            return [BaseMove(ref, old.get(ref, ""), new[ref],
+                             took=len(ours.intersection(_revs(clone, new[ref], f"^{old.get(ref) or base_commit}"))),
+                             holds_tip=bool(_revs(clone, tip, f"^{base_commit}")) and _is_ancestor(clone, tip, new[ref]))
+                    for ref in moved]
 
     # -------------------------------------------------------- publishing and cleaning up
 
@@ -250,6 +288,37 @@ def _is_ancestor(clone: git.Repo, commit: str, ref: str) -> bool:
     except git.GitCommandError:
         return False
     return True
+
+
+def _base_refs(base: str) -> tuple[str, str]:
+    return f"refs/heads/{base}", f"refs/remotes/origin/{base}"
+
+
+def _record(clone: git.Repo, branch: str, base: str) -> str:
+    refs = (*_base_refs(base), f"refs/heads/{branch}")
+    shas = {ref: _sha(clone, ref) for ref in refs}
+    return " ".join(f"{ref}={sha}" for ref, sha in shas.items() if sha)
+
+
+def parse_refs(record: str) -> dict[str, str]:
+    """record_refs()'s text back as {ref: sha}."""
+    pairs = (item.partition("=") for item in (record or "").split())
+    return {ref: sha for ref, _, sha in pairs if ref and sha}
+
+
+def _sha(clone: git.Repo, ref: str) -> str:
+    try:
+        return clone.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+    except git.GitCommandError:
+        return ""
+
+
+def _revs(clone: git.Repo, *args: str) -> list[str]:
+    """`git rev-list` of args; [] when git cannot (a commit gone after a gc, say)."""
+    try:
+        return clone.git.rev_list(*args).split()
+    except git.GitCommandError:
+        return []
 
 
 def _base_name(repo: RepoConfig, clone: git.Repo) -> str:
