@@ -156,7 +156,8 @@ def estimate_tokens(text: str) -> int:
 
 
 def is_private(note: Note, private_folders: Sequence[str] = ()) -> bool:
-    """`private: true`, a #private tag (or #private/...), or a path under one of private_folders."""
+    """`private: true` (any case of the name; yes/on/1; or a list holding one), a #private tag (or #private/...),
+    or a path under one of private_folders."""
     return (_marked_private(note) or _private_folder(note.path, private_folders)) is not None
 
 
