@@ -106,6 +106,14 @@ def test_task_folders_limit_where_tasks_come_from(path, allowed):
     assert trust.task_allowed(path, resolve_settings({}, {}))
 
 
+def test_a_task_outside_task_folders_is_told_how_to_fix_it():
+    settings = resolve_settings({"task_folders": "Tasks"}, {})
+    assert trust.task_folder_problem("Tasks/a.md", settings) is None
+    assert trust.task_folder_problem("Shared/b.md", settings) == (
+        "Shared/b.md is outside task_folders (Tasks): move the note into one of them, or add its folder to "
+        "`task_folders` in Zoe/Zoe.md")
+
+
 def test_task_folders_parse_from_a_string_or_the_environment():
     assert resolve_settings({"task_folders": "Tasks, Work/Tasks"}, {}).task_folders == ["Tasks", "Work/Tasks"]
     assert resolve_settings({}, {"VAULTZOE_TASK_FOLDERS": "Jobs"}).task_folders == ["Jobs"]

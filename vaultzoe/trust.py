@@ -189,6 +189,15 @@ def task_allowed(path: str, settings: Settings) -> bool:
     return any(folded.startswith(folder + "/") for folder in folders)
 
 
+def task_folder_problem(path: str, settings: Settings) -> str | None:
+    """None when a task note may start agents from here; else why not, and the fix."""
+    if task_allowed(path, settings):
+        return None
+    folders = ", ".join(settings.task_folders)
+    return (f"{path} is outside task_folders ({folders}): move the note into one of them, or add its folder "
+            f"to `task_folders` in Zoe/Zoe.md")
+
+
 # ---------------------------------------------------------------- the record on disk
 
 
