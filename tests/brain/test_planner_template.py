@@ -263,3 +263,15 @@ def test_make_planner_bounds_the_task_note_by_the_settings_budget():
     planner = make_planner(resolve_settings({"context_tokens": 1000}, {}), {})
     prompt = planner.plan(request(task=brief(goal=huge, body=huge))).prompt
     assert len(prompt) < 4 * 1000 + 6000 and "cut at" in prompt
+
+
+def test_cutting_a_task_note_twice_cuts_it_once():
+    """A Claude failure hands the (already bounded) request to the template planner: one marker per part."""
+    from vaultzoe.brain.quoting import bounded_task
+
+    huge = "Export invoices as CSV.\n" + "lorem ipsum dolor\n" * 120_000
+    once = bounded_task(brief(goal=huge, body="## Notes\n" + huge, acceptance=huge), 2000)
+    assert bounded_task(once, 2000) == once
+    assert len(once.goal) <= 0.3 * 2000 * 4 and once.goal.count("…(cut at") == 1
+    prompt = TemplatePlanner(context_tokens=2000).plan(request(task=once)).prompt
+    assert prompt.count("…(cut at") == 3

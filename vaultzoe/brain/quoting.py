@@ -37,14 +37,17 @@ def quoted(preamble: str, text: str, info: str = "text") -> str:
 
 
 def clip(text: str, chars: int, where: str) -> str:
-    """At most about `chars` characters of text, cut at a line or word, with a marker saying where the rest is."""
+    """At most `chars` characters of text (marker included), cut at a line or word, saying where the rest is.
+
+    Clipping clipped text changes nothing, so a request may pass through more than one planner."""
     if len(text) <= chars:
         return text
-    head = redact(text[: chars + REDACT_MARGIN])[:chars]
+    marker = f"\n\n…(cut at {{:,}} of {len(text):,} characters to fit the prompt's budget; {where})"
+    room = max(chars - len(marker) - 12, chars // 2)
+    head = redact(text[: room + REDACT_MARGIN])[:room]
     cut = max(head.rfind("\n"), head.rfind(" "))
-    head = head[:cut] if cut > chars * 0.8 else head
-    return (f"{head.rstrip()}\n\n…(cut at {len(head):,} of {len(text):,} characters to fit the prompt's budget; "
-            f"{where})")
+    head = (head[:cut] if cut > room * 0.8 else head).rstrip()
+    return head + marker.format(len(head))
 
 
 def bounded_task(task: TaskBrief, context_tokens: int) -> TaskBrief:
