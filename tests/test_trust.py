@@ -282,3 +282,17 @@ def test_stop_never_kills_the_group_of_a_process_with_another_start_time(tmp_pat
         for proc in (victim, helper):
             proc.kill()
             proc.wait()
+
+
+def test_trust_repairs_a_record_others_could_write(tmp_path, environ, monkeypatch):
+    monkeypatch.setenv("VAULTZOE_TRUST_DIR", environ["VAULTZOE_TRUST_DIR"])
+    vault = tmp_path / "vault"
+    repo_note(vault, "app", f"path: {tmp_path}\ncheck: make test")
+    path = trust.save(trust.TrustRecord(str(vault)), vault, environ)
+    path.chmod(0o666)
+    path.parent.chmod(0o777)
+    assert untrusted(vault, environ) == ["Zoe/Repos/app.md"]
+    result = CliRunner().invoke(app, ["trust", str(vault)])
+    assert result.exit_code == 0 and "trusted Zoe/Repos/app.md (new:" in result.output
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert untrusted(vault, environ) == []

@@ -1,7 +1,8 @@
 """`vaultzoe doctor`: what this machine and vault lack before vaultzoe can work, one finding per line.
 
 A finding is "ok", "warn" (works, but less well) or "block" (tasks cannot run until the human fixes it).
-Keys are reported as set or not set, never with their values.
+Keys are reported as set or not set, never with their values. Repo and agent notes whose commands are not
+trusted on this machine as they are now block (trust.py); so do state or trust folders others can write to.
 """
 
 from __future__ import annotations
