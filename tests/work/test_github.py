@@ -416,3 +416,17 @@ def test_a_private_tasks_pr_says_only_its_title_and_that_details_stay_in_the_vau
     assert "Fix the login" in body and "details stay in the vault" in body
     for private in ("Dr. Smith", "4711", "patient", "login with email", "obsidian://"):
         assert private not in body
+
+
+# ---------------------------------------------------------------- an attempt never approves itself (security #4)
+
+
+def test_an_agent_pushing_its_own_work_to_base_is_tampering_and_nothing_is_published(world):
+    job = replace(world.job, refs_at_start=world.workspace.record_refs(world.job.repo, BRANCH, "main"))
+    sha = world.commit()
+    world.git_repo.git(job.worktree, "push", "-q", "origin", "HEAD:main")   # GitHub would mark a PR merged
+    report = world.forge().submit(job)
+    assert states(report) == {"commits": "pass", "base": "fail"} and report.failed
+    assert "refs/remotes/origin/main" in report.evidence and "vaultzoe did not touch main" in report.evidence
+    assert world.stub.requests == [] and world.stub.pulls == {}
+    assert world.git_repo.git(world.git_repo.origin, "rev-parse", "main") == sha

@@ -223,3 +223,26 @@ def test_bad_task_id_is_refused(git_repo, ws):
 def test_worktree_gone_is_reported(ws, tmp_path):
     with pytest.raises(WorkspaceError, match="is gone"):
         ws.head(Path(tmp_path / "missing"))
+
+
+def test_refs_are_recorded_at_start_and_base_moves_say_what_they_took(git_repo, ws):
+    from vaultzoe.work.workspace import parse_refs
+    tree = ws.ensure(git_repo.repo, BRANCH, "t1")
+    start = parse_refs(tree.refs)
+    main = git_repo.git(git_repo.path, "rev-parse", "main")
+    assert start == {"refs/heads/main": main, "refs/remotes/origin/main": main, f"refs/heads/{BRANCH}": main}
+
+    git_repo.commit_file(git_repo.path, "other.txt", "x", "a human commits to main")
+    tip = git_repo.commit_file(tree.path, "feature.txt", "f", "feature")
+    human = ws.record_refs(git_repo.repo, BRANCH, "main")
+    [move] = ws.base_moves(git_repo.repo, BRANCH, "main", tree.base_commit, tree.refs, human)
+    assert (move.ref, move.old, move.took, move.holds_tip) == ("refs/heads/main", main, 0, False)
+
+    git_repo.git(tree.path, "update-ref", "refs/remotes/origin/main", "HEAD")
+    now = ws.record_refs(git_repo.repo, BRANCH, "main")
+    moved = ws.base_moves(git_repo.repo, BRANCH, "main", tree.base_commit, tree.refs, now)
+    assert [(m.ref, m.took, m.holds_tip) for m in moved] == [("refs/heads/main", 0, False),
+                                                             ("refs/remotes/origin/main", 1, True)]
+    [later] = ws.base_moves(git_repo.repo, BRANCH, "main", tree.base_commit, human, now)
+    assert (later.new, later.took, later.holds_tip) == (tip, 0, True)    # the branch's tip was there before
+    assert ws.base_moves(git_repo.repo, BRANCH, "main", tree.base_commit, human, human) == []

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..protocols import CheckItem, Review
+
+if TYPE_CHECKING:
+    from .workspace import BaseMove
 
 KNOWN_ITEMS = ("commits", "pr", "synced", "checks", "review", "screenshots")
 
@@ -149,6 +152,17 @@ def judge(name: str, facts: Facts) -> Outcome:
     if judge_fn is None:
         return Outcome(CheckItem(name, "skipped", f"unknown item: use {', '.join(KNOWN_ITEMS)} in the repo note's done:"))
     return judge_fn(facts)
+
+
+def base_moved(branch: str, base: str, moves: Sequence[BaseMove]) -> Outcome:
+    """The base moved while the agent ran, to a commit holding the agent's work: an attempt never merges itself."""
+    where = "; ".join(f"{m.ref} {m.old[:12] or '(absent)'} -> {m.new[:12]}" for m in moves)
+    evidence = (f"The base branch {base} was moved during the attempt to a commit holding this task's commits "
+                f"({where}). Only a human merges a task's work: work and commit on branch {branch} only, never "
+                f"update, reset or push {base}. vaultzoe did not touch {base}; the human decides whether to "
+                f"reset it (e.g. `git update-ref refs/heads/{base} {moves[0].old or '<the commit before>'}`).")
+    return Outcome(CheckItem("base", "fail", f"{base} moved during the run to take this task's commits"),
+                   evidence=evidence)
 
 
 def log_excerpt(text: str, lines: int = LOG_EXCERPT_LINES) -> str:

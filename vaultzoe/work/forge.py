@@ -36,6 +36,7 @@ from typing import Any, Mapping
 from ..errors import ForgeError, TaskBlocked, WorkspaceError
 from ..protocols import CheckItem, Forge, ForgeJob, ForgeReport
 from ..settings import SETTINGS_NOTE, RepoConfig, Settings
+from . import done
 from .runners import Completed, run_logged
 from .workspace import BaseMove, Workspace
 
@@ -85,7 +86,7 @@ def judge_local(facts: LocalFacts) -> ForgeReport:
     """The definition-of-done items the local forge can judge, with evidence for the next prompt."""
     outcomes = [_commits(facts)]
     if facts.tampered:
-        outcomes.append(base_tampered(facts.branch, facts.base, facts.tampered))
+        outcomes.append(done.base_moved(facts.branch, facts.base, facts.tampered))
     if facts.behind is not None:
         outcomes.append(_synced(facts))
     outcomes += [_checks(facts), _pr(facts)]
@@ -102,17 +103,6 @@ def _commits(facts: LocalFacts) -> _Outcome:
                 f"(git add, git commit) before finishing.")
     return _Outcome(CheckItem("commits", "fail", f"no new commits on {facts.branch}"),
                     evidence="\n".join(part for part in (evidence, left) if part))
-
-
-def base_tampered(branch: str, base: str, moves: tuple[BaseMove, ...]) -> _Outcome:
-    """The base moved while the agent ran, to a commit holding the agent's work: an attempt never merges itself."""
-    where = "; ".join(f"{m.ref} {m.old[:12] or '(absent)'} -> {m.new[:12]}" for m in moves)
-    evidence = (f"The base branch {base} was moved during the attempt to a commit holding this task's commits "
-                f"({where}). Only a human merges a task's work: work and commit on branch {branch} only, never "
-                f"update, reset or push {base}. vaultzoe did not touch {base}; the human decides whether to "
-                f"reset it (e.g. `git update-ref refs/heads/{base} {moves[0].old or '<the commit before>'}`).")
-    return _Outcome(CheckItem("base", "fail", f"{base} moved during the run to take this task's commits"),
-                    evidence=evidence)
 
 
 def _uncommitted_note(lines: tuple[str, ...]) -> str:

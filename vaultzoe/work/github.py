@@ -104,6 +104,9 @@ class GitHubForge:
             outcome = done.judge("commits", Facts(branch=job.branch, base=job.base, new_commits=()))
             return ForgeReport(checks=(outcome.item,), evidence=outcome.evidence)
         commits_item = CheckItem("commits", "pass", f"{len(commits)} new")
+        moved = self._base_moved(job)
+        if moved is not None:
+            return ForgeReport(checks=(commits_item, moved.item), evidence=moved.evidence)
         rejected = self._push(job)
         if rejected:
             return ForgeReport(checks=(commits_item, CheckItem("pr", "fail", "push rejected")), evidence=rejected)
@@ -120,6 +123,13 @@ class GitHubForge:
         return _report(facts, done.evaluate(job.repo.done, job.ui, facts))
 
     # ------------------------------------------------------------ pushing and opening the PR
+
+    def _base_moved(self, job: ForgeJob) -> done.Outcome | None:
+        """The agent moved base (locally, or pushed it through origin) to take its own commits: nothing is published."""
+        refs = self._workspace.record_refs(job.repo, job.branch, job.base)
+        moves = self._workspace.base_moves(job.repo, job.branch, job.base, job.base_commit, job.refs_at_start, refs)
+        took = tuple(m for m in moves if m.took)
+        return done.base_moved(job.branch, job.base, took) if took else None
 
     def _push(self, job: ForgeJob) -> str:
         """The reason the push failed, or "" when the branch is on origin."""
