@@ -6,6 +6,8 @@ PRs, checks), asks the pure `decide` what to do, does it, and writes the result 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -20,13 +22,16 @@ from typing import Callable, Mapping
 from . import config as vconfig
 from .brain import context as ctx
 from .brain import learnings
-from .errors import ForgeUnavailable, TaskBlocked, VaultzoeError
+from .errors import ForgeUnavailable, TaskBlocked, VaultzoeError, WriteConflict
 from .protocols import (Agent, AgentReport, AttemptEvidence, Forge, ForgeJob, ForgeReport, Notifier, Plan,
                         Planner, PlanRequest, Runner, RunSpec, RunState)
 from .settings import LEARNINGS_DIR, STATE_DIR, AgentConfig, RepoConfig, Settings
+from .tasks import adoption
 from .tasks import decide as d
+from .tasks.adoption import Claim
 from .tasks.brief import brief, fingerprint, steer_message, title_of
 from .tasks.journal import AttemptRecord, Journal, attempt_note_path, one_line, registry_row
+from .tasks.registry import wikilink
 from .tasks.model import Attempt, Status, TaskState, branch_name, priority_rank
 from .tasks.state import StateStore
 from .vault.index import VaultIndex
@@ -57,6 +62,7 @@ class Parts:
     make_agent: Callable[[AgentConfig], Agent]
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     now: Callable[[], datetime] = _now
+    clock: Callable[[], float] = time.monotonic      # seconds for grace periods and pacing (a fake clock in tests)
     free_memory_gb: Callable[[], float] = lambda: _available_memory_gb()
 
     @classmethod
@@ -124,6 +130,8 @@ class _Live:
 
     note: Note | None
     state: TaskState
+    settling: bool = False       # its note is being saved or cannot be read right now: leave the task as it is
+    gone: str = ""               # why the task's note counts as gone for good (deleted, trashed, untagged)
 
 
 class Orchestrator:
@@ -139,6 +147,12 @@ class Orchestrator:
         self.journal = Journal(self.store)
         self.states = StateStore(self.root)
         self._last_forge_look: dict[str, float] = {}
+        self._missing_since: dict[str, float] = {}     # task id -> when its note was first seen absent
+        self.problems: list[adoption.Problem] = []     # notes that look like tasks but cannot run (this pass)
+        self.delete_grace_s = float(self.parts.environ.get("VAULTZOE_DELETE_GRACE_S") or adoption.DELETE_GRACE_S)
+        self.write_trouble: WriteTrouble | None = None
+        self._write_failed_this_pass = False
+        self._problems_seen: set[str] | None = None
 
     # ------------------------------------------------------------ the pass
 
@@ -148,15 +162,18 @@ class Orchestrator:
         self.config = vconfig.load_config(self.index, self.parts.environ, self.flags)
         self.settings = self.config.settings
         states = self.states.load_all()
+        self._write_failed_this_pass = False
         live = self._adopt_notes(states)
         errors: list[str] = []
         for task in sorted(live.values(), key=_pass_order):
             errors += self._step_guarded(task, live)
-        self._write_registry(live)
+        errors += self._guarded_write("the registry", lambda: self._write_registry(live))
+        errors += self._guarded_write("the inbox", self._report_problems)
         for path in self.journal.take_touched():
             # the watcher drops our own writes, so the index learns of them here (a human edit we merged included)
             self.index.update(path)
-        self.index.save(min_interval=10.0)   # the cache only saves work; close() writes the last state
+        errors += self._guarded_write("the index cache", lambda: self.index.save(min_interval=10.0))
+        self._recovered_from_write_trouble()
         counts: dict[str, int] = {}
         for task in live.values():
             # notes never queued are listed, but only tasks vaultzoe manages make it busy
@@ -178,7 +195,17 @@ class Orchestrator:
         ctx.note_changed(self.index, changed)
 
     def _step_guarded(self, task: _Live, live: dict[str, _Live]) -> list[str]:
-        """The one broad catch: a task's failure is recorded in its note and the others go on."""
+        """The one broad catch: a task's failure is recorded in its note and the others go on, whatever happens."""
+        try:
+            return self._step_handled(task, live)
+        except Exception as exc:  # noqa: BLE001 - the error path itself failed (a full disk, an unwritable note)
+            if self._write_failed(exc):
+                return [f"{task.state.path}: {self.write_trouble.message if self.write_trouble else exc}"]
+            log.error("task %s: recording its failure failed too: %s: %s", task.state.id, type(exc).__name__,
+                      one_line(str(exc), 300))
+            return [f"{task.state.path}: {type(exc).__name__}: {exc}"]
+
+    def _step_handled(self, task: _Live, live: dict[str, _Live]) -> list[str]:
         try:
             self._step(task, live)
             if task.state.waiting and task.state.status != Status.QUEUED:
@@ -190,17 +217,92 @@ class Orchestrator:
             task.state = replace(task.state, waiting=str(exc))
             self._save(task)
             return [f"{task.state.path}: {exc}"]
+        except WriteConflict as exc:
+            # the human is saving this note right now: nothing is lost, the pass after this one tries again
+            log.info("task %s: its note is being edited; trying again next pass (%s)", task.state.id, exc)
+            return [f"{task.state.path}: {exc}"]
         except TaskBlocked as exc:
             log.info("task %s blocked: %s", task.state.id, exc)
             self._block(task, str(exc))
             return [f"{task.state.path}: {exc}"]
         except Exception as exc:  # noqa: BLE001 - recorded in the vault, loop carries on
-            log.exception("task %s failed this pass", task.state.id)
+            if self._write_failed(exc):
+                return [f"{task.state.path}: {self.write_trouble.message if self.write_trouble else exc}"]
+            if isinstance(exc, VaultzoeError):
+                log.warning("task %s: %s", task.state.id, one_line(str(exc), 300))
+            else:
+                log.exception("task %s failed this pass", task.state.id)
             reason = f"vaultzoe hit an error: {type(exc).__name__}: {exc}"
             if isinstance(exc, VaultzoeError):
                 reason = str(exc)
             self._block(task, reason)
             return [f"{task.state.path}: {reason}"]
+
+    # ------------------------------------------------------------ write errors (a full disk, a read-only vault)
+
+    def _write_failed(self, exc: BaseException) -> bool:
+        """Whether exc is the vault or state folder refusing a write; logged once until writes work again."""
+        cause = write_error(exc)
+        if cause is None:
+            return False
+        self._write_failed_this_pass = True
+        if self.write_trouble is None:
+            message = (f"vaultzoe cannot write to the vault ({os.strerror(cause.errno or 0)}: "
+                       f"{getattr(cause, 'filename', '') or ''}); it keeps the tasks as they are and retries: "
+                       f"free some space or fix the folder's permissions")
+            self.write_trouble = WriteTrouble(since=stamp(self.parts.now()), message=message)
+            log.error("%s", message)
+        return True
+
+    def _guarded_write(self, what: str, write: Callable[[], object]) -> list[str]:
+        try:
+            write()
+            return []
+        except (OSError, VaultzoeError) as exc:
+            if self._write_failed(exc):
+                return [f"{what}: {self.write_trouble.message if self.write_trouble else exc}"]
+            if isinstance(exc, WriteConflict):
+                return [f"{what}: {exc}"]      # the human is editing it; next pass
+            raise
+
+    def _recovered_from_write_trouble(self) -> None:
+        """Writes work again: tell the human once, in the inbox."""
+        if self.write_trouble is None or self._write_failed_this_pass:
+            return
+        trouble, self.write_trouble = self.write_trouble, None
+        text = (f"vaultzoe could not write to the vault from {trouble.since} to {stamp(self.parts.now())} "
+                f"({trouble.message.split(';')[0]}); it has recovered and carried on")
+        log.warning("%s", text)
+        try:
+            self.journal.inbox_line(stamp(self.parts.now()), text)
+        except (OSError, VaultzoeError) as exc:
+            self._write_failed(exc)
+
+    # ------------------------------------------------------------ notes that look like tasks but cannot run
+
+    def _note_problems(self) -> list[adoption.Problem]:
+        return list(self.problems)
+
+    def _report_problems(self) -> None:
+        """Each problem once in the inbox (again only when its message changes); the registry lists them all."""
+        reported = self._reported_problems()
+        current = {f"{p.path}\n{p.message}": p for p in self._note_problems()}
+        fresh = [p for key, p in current.items() if key not in reported]
+        for problem in fresh:
+            where = f" (line {problem.line})" if problem.line else ""
+            self.journal.inbox_line(stamp(self.parts.now()),
+                                    f"**problem** in {wikilink(problem.path)}{where}: {one_line(problem.message, 300)}")
+        if fresh or set(reported) - set(current):
+            write_private_json(self.root / STATE_DIR / "problems.json", sorted(current))
+            self._problems_seen = set(current)
+
+    def _reported_problems(self) -> set[str]:
+        if self._problems_seen is None:
+            try:
+                self._problems_seen = set(json.loads((self.root / STATE_DIR / "problems.json").read_text("utf-8")))
+            except (OSError, ValueError, TypeError):
+                self._problems_seen = set()
+        return self._problems_seen
 
     def _block(self, task: _Live, reason: str) -> None:
         """The human must act: an attempt whose agent ended is closed, the note says why, inbox + notify once."""
@@ -213,8 +315,8 @@ class Orchestrator:
             self._do_Notify(d.Notify(Status.BLOCKED), task, None)  # type: ignore[arg-type]
 
     def _step(self, task: _Live, live: dict[str, _Live]) -> None:
-        if not task.state.id:
-            return            # a task note never queued: vaultzoe only lists it
+        if not task.state.id or task.settling:
+            return            # a note never queued is only listed; a note being saved is read again next pass
         for _ in range(3):   # a retry turns a task `queued`; it may start again in the same pass
             before = task.state
             obs = self._observe(task, live)
@@ -228,31 +330,73 @@ class Orchestrator:
     # ------------------------------------------------------------ notes -> states
 
     def _adopt_notes(self, states: dict[str, TaskState]) -> dict[str, _Live]:
-        """Pair each task note with its memory; give newly queued notes an id; notice notes that went away."""
+        """Pair each task note with its memory (tasks/adoption.py); ids are written before anything else happens."""
+        notes = {n.path: n for n in self.index.tasks() if not self._is_template(n.path)}
+        claims = [Claim(p, str(n.frontmatter.get("id") or "").strip(), Status.parse(n.frontmatter.get("status")))
+                  for p, n in notes.items()]
+        pairing = adoption.pair(claims, states)
+        self.problems = list(pairing.problems)
         live: dict[str, _Live] = {}
-        seen_ids: set[str] = set()
-        for note in sorted(self.index.tasks(), key=lambda n: n.path):
-            if self._is_template(note.path):
-                continue
-            task_id = str(note.frontmatter.get("id") or "").strip()
-            status = Status.parse(note.frontmatter.get("status"))
-            if task_id and task_id in seen_ids:
-                task_id = ""          # a copied note: it is a new task
-            if not task_id or task_id not in states:
-                if status != Status.QUEUED:
-                    live[f"draft:{note.path}"] = _Live(note, TaskState(id="", status=status or Status.DRAFT,
-                                                                       path=note.path, title=title_of(note)))
-                    continue
-                task_id = task_id or self._new_id(states)
-                states[task_id] = TaskState(id=task_id, status=Status.QUEUED, path=note.path, title=title_of(note),
-                                            queued_at=stamp(self.parts.now()), updated=stamp(self.parts.now()))
-            seen_ids.add(task_id)
-            state = replace(states[task_id], path=note.path, title=title_of(note))
-            live[task_id] = _Live(note, state)
-        for task_id, state in states.items():
-            if task_id not in live and state.status not in (Status.DONE, Status.CANCELLED, Status.FAILED):
-                live[task_id] = _Live(None, state)
+        for task_id, path in pairing.bound.items():
+            state = replace(states[task_id], path=path, title=title_of(notes[path]))
+            live[task_id] = _Live(notes[path], state)
+            self._missing_since.pop(task_id, None)
+        for task_id, path in pairing.adopt.items():
+            self._adopt(task_id, notes[path], states, live, reason="")
+        for path in pairing.fresh:
+            replaced = pairing.replaced_ids.get(path)
+            reason = (f"its id `{one_line(replaced, 40)}` was not a valid task id (lowercase letters, digits, "
+                      f"dashes); vaultzoe gave it a new one") if replaced else ""
+            self._adopt(self._new_id(states), notes[path], states, live, reason)
+        for path in pairing.listed:
+            note = notes[path]
+            status = Status.parse(note.frontmatter.get("status")) or Status.DRAFT
+            live[f"draft:{path}"] = _Live(note, TaskState(id="", status=status, path=path, title=title_of(note)))
+        for task_id in pairing.absent:
+            live[task_id] = self._absent(states[task_id])
         return live
+
+    def _adopt(self, task_id: str, note: Note, states: dict[str, TaskState], live: dict[str, _Live],
+               reason: str) -> None:
+        """A newly queued note: its id goes into the note first, then into memory (write-ahead, see Failure model)."""
+        now = stamp(self.parts.now())
+        state = TaskState(id=task_id, status=Status.QUEUED, path=note.path, title=title_of(note), queued_at=now,
+                          updated=now, reason=reason, note_status=Status.QUEUED.value)
+        try:
+            self.journal.task_note(state)     # a note vaultzoe cannot write is never started (it would get a new id each pass)
+            self.states.save(state)
+        except (VaultzoeError, OSError) as exc:
+            self.problems.append(adoption.Problem(note.path, f"vaultzoe cannot write to this task note, so it "
+                                                             f"will not start it: {one_line(str(exc), 200)}"))
+            return
+        states[task_id] = state
+        live[task_id] = _Live(note, state)
+        if reason:
+            self.journal.inbox_line(stamp(self.parts.now()), f"{wikilink(note.path)}: {reason} (`{task_id}`)")
+
+    def _absent(self, state: TaskState) -> _Live:
+        """A known task whose note is not a readable task note this pass: settling, or gone for good."""
+        since = self._missing_since.setdefault(state.id, self.parts.clock())
+        file = self.root / state.path
+        note = self.index.note(state.path) if file.is_file() else None
+        untagged = note is not None and bool(note.text.strip()) and not note.is_task and not self._unreadable(state.path)
+        why = adoption.gone_for_good(os.path.lexists(file), untagged, self._in_trash(state),
+                                     self.parts.clock() - since, self.delete_grace_s)
+        if why is None:
+            return _Live(None, state, settling=True)
+        self._missing_since.pop(state.id, None)
+        return _Live(note if untagged else None, state, gone=why)
+
+    def _unreadable(self, path: str) -> bool:
+        return any(p.path == path for p in self._note_problems())
+
+    def _in_trash(self, state: TaskState) -> bool:
+        """Obsidian's "move to trash" puts the file in .trash/ under its own name."""
+        trashed = self.root / ".trash" / Path(state.path).name
+        try:
+            return trashed.is_file() and state.id in trashed.read_text(encoding="utf-8", errors="replace")[:4096]
+        except OSError:
+            return False
 
     def _is_template(self, path: str) -> bool:
         """Task templates are not tasks: vaultzoe's own Zoe/ folder and Obsidian's template folder."""
@@ -282,17 +426,20 @@ class Orchestrator:
         if not state.id:
             return d.Observation(note_status=state.status, max_attempts=self.settings.max_attempts)
         note_status = Status.parse(task.note.frontmatter.get("status")) if task.note else None
-        run = self._poll_run(state)
+        run = self._poll_run(task)
         judgement = self._judge(task, run)
         problem = self._problem(task) if state.status == Status.QUEUED or note_status == Status.QUEUED else None
         room = self._room(task, live) if not problem else None
         return d.Observation(
-            note_status=note_status, max_attempts=self.settings.max_attempts, run=run, judgement=judgement,
-            problem=problem, room=room, steer=self._new_steer(task, run), note_missing=task.note is None,
+            note_status=None if task.gone else note_status, max_attempts=self.settings.max_attempts, run=run,
+            judgement=judgement, problem=problem, room=room, steer=self._new_steer(task, run),
+            note_missing=bool(task.gone), gone=task.gone,
         )
 
-    def _poll_run(self, state: TaskState) -> RunState | None:
-        current = state.current
+    def _poll_run(self, task: _Live) -> RunState | None:
+        current = task.state.current
+        if current is not None and current.outcome == "starting":
+            current = self._started_already(task, current)
         if current is None or current.outcome != "running":
             return None
         run_dir = Path(current.run_dir)
@@ -300,6 +447,19 @@ class Orchestrator:
             return None
         self.parts.runner.enforce_timeout(run_dir)
         return self.parts.runner.poll(run_dir)
+
+    def _started_already(self, task: _Live, current: Attempt) -> Attempt:
+        """A start cut short by a crash whose agent did get going: adopt that run instead of starting another."""
+        run_dir = Path(current.run_dir)
+        if not run_dir.is_dir() or not current.agent:
+            return current
+        run = self.parts.runner.poll(run_dir)
+        if run.started is None and run.exit_code is None and not run.running:
+            return current                       # nothing was launched: decide resumes the start
+        adopted = replace(current, outcome="running")
+        task.state = task.state.with_attempt(adopted)
+        self._save(task)
+        return adopted
 
     def _problem(self, task: _Live) -> str | None:
         """What the human must fix before this task can start (None when nothing)."""
@@ -349,7 +509,7 @@ class Orchestrator:
         current = replace(current, exit_code=run.exit_code, ended=stamp(self.parts.now()), session_id=report.session_id,
                           log_tail=tail, final_message=report.final_message, cost_usd=report.cost_usd)
         task.state = replace(state.with_attempt(current), cost_usd=_total_cost(state.with_attempt(current)))
-        if run.timed_out or run.exit_code not in (0, None) or report.is_error:
+        if run.timed_out or run.exit_code != 0 or report.is_error:
             evidence = self._exit_evidence(run, report, tail)
             return ForgeReport(checks=(_item("agent", "fail", evidence.splitlines()[0]),), evidence=evidence)
         self._last_forge_look[task.state.id] = time.monotonic()    # submit looks at the PR and CI too
@@ -359,6 +519,9 @@ class Orchestrator:
     def _exit_evidence(self, run: RunState, report: AgentReport, tail: str) -> str:
         if run.timed_out:
             head = "The agent ran out of time and was stopped"
+        elif run.exit_code is None:
+            head = ("The agent ended without an exit record (its supervisor could not write it: a full disk, or it "
+                    "was killed), so its work is not trusted")
         elif report.is_error:
             head = f"The agent reported an error: {(report.error or 'unknown error').rstrip('.')}"
         else:
@@ -526,32 +689,49 @@ class Orchestrator:
         return f"{task_prompt}\n\n## Steer (from the human; it overrides the above)\n\n{steers}\n"
 
     def _do_StartAttempt(self, action: d.StartAttempt, task: _Live, obs: d.Observation) -> None:
+        """Write-ahead at each step: intent, then worktree, then plan, then launch; a crash resumes where it stopped."""
         note = task.note
         repo = vconfig.repo_for(self.config, self.index, note)
         task_brief = brief(note, task.state.id)
-        number = len(task.state.attempts) + 1
+        attempt = self._intent(task)
+        run_dir = Path(attempt.run_dir)
         branch = task.state.branch or branch_name(task_brief.title, task.state.id)
         worktree = self.parts.workspace.ensure(repo, branch, task.state.id)
         task.state = replace(task.state, repo=repo.name, branch=branch, base=worktree.base,
                              base_commit=task.state.base_commit or worktree.base_commit, worktree=str(worktree.path),
                              waiting="", reason="")
-        run_dir = self.root / STATE_DIR / "runs" / task.state.id / str(number)
-        if worktree.created and repo.setup:
+        if repo.setup and (worktree.created or (run_dir / SETUP_PENDING).exists()):
             self._setup(repo, worktree, run_dir)
-        plan, record = self._plan(task, task_brief, repo, number)
-        attempt = Attempt(number=number, agent=plan.agent, model=plan.model, run_dir=str(run_dir),
-                          note=attempt_note_path(task.state, number), started=stamp(self.parts.now()),
-                          planner=plan.planner, reason=plan.reason)
+        plan, record = self._plan(task, task_brief, repo, attempt.number)
+        attempt = replace(attempt, agent=plan.agent, model=plan.model, planner=plan.planner, reason=plan.reason)
         task.state = task.state.with_attempt(attempt)
+        self._save(task)                 # the plan is durable before the agent exists
         self._write_attempt(task, attempt, record)
         self._launch(task, attempt, prompt=plan.prompt, resume=None, steer_no=0)
 
+    def _intent(self, task: _Live) -> Attempt:
+        """The attempt being started, recorded as `starting` before any side effect (or the one a crash cut short)."""
+        current = task.state.current
+        if current is not None and current.outcome == "starting":
+            return current
+        number = len(task.state.attempts) + 1
+        run_dir = self.root / STATE_DIR / "runs" / task.state.id / str(number)
+        attempt = Attempt(number=number, agent="", model=None, run_dir=str(run_dir), outcome="starting",
+                          note=attempt_note_path(task.state, number), started=stamp(self.parts.now()))
+        task.state = task.state.with_attempt(attempt)
+        self._set_status(task, Status.RUNNING)
+        self._save(task)
+        return attempt
+
     def _setup(self, repo: RepoConfig, worktree, run_dir: Path) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pending = run_dir / SETUP_PENDING
+        pending.touch()                  # a crash during setup runs it again on resume
         ok, output = self.parts.workspace.run_setup(repo, worktree, run_dir / "setup.log")
         if not ok:
             raise TaskBlocked(f"The setup command of {repo.note_path} failed in the new worktree: "
                               f"{one_line(output, 300)} (fix `setup:` and set the task queued again)")
+        pending.unlink()
 
     def _plan(self, task: _Live, task_brief, repo: RepoConfig, number: int) -> tuple[Plan, AttemptRecord]:
         pack = ctx.build_pack(self.index, task.note.path, self.settings.context_tokens,
@@ -641,11 +821,15 @@ class Orchestrator:
                              waiting="" if status != Status.QUEUED else state.waiting)
 
     def _save(self, task: _Live) -> None:
+        """Memory first, then the note; the note's status is known to be ours only once that write landed."""
         if not task.state.id:
             return
         self.states.save(task.state)
         if task.note is not None:
             self.journal.task_note(task.state)
+            if task.state.note_status != task.state.status.value:
+                # kept in memory; the next save records it (until then the older value errs on the safe side)
+                task.state = replace(task.state, note_status=task.state.status.value)
 
     def _write_attempt(self, task: _Live, attempt: Attempt, record: AttemptRecord | None = None) -> None:
         run = None
@@ -663,8 +847,55 @@ class Orchestrator:
                                      duration_s=duration))
 
     def _write_registry(self, live: Mapping[str, _Live]) -> None:
-        rows = [registry_row(t.state) for t in live.values() if t.note is not None or t.state.id]
-        self.journal.registry(rows)
+        rows = [_row(t) for t in live.values() if t.note is not None or t.state.id]
+        self.journal.registry(rows, [(p.path, p.message, p.line) for p in self._note_problems()])
+
+
+SETUP_PENDING = "setup.pending"
+
+
+def _row(task: _Live):
+    row = registry_row(task.state)
+    if task.settling:
+        return replace(row, note="its note is being saved or cannot be read right now; vaultzoe waits for it")
+    return row
+
+
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO})
+
+
+@dataclass(frozen=True)
+class WriteTrouble:
+    since: str
+    message: str
+
+
+def write_error(exc: BaseException | None) -> OSError | None:
+    """The OSError behind exc (or its causes) that says the disk refused a write, if any."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            return exc
+        code = getattr(exc, "errno", None)
+        if code in WRITE_ERRNOS:
+            return OSError(code, os.strerror(code), getattr(exc, "filename", None))
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def write_private_json(path: Path, data: object) -> None:
+    """Machine state: written whole (temp + rename), readable only by the user."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _pass_order(task: _Live) -> tuple[int, int, str]:

@@ -22,6 +22,7 @@ class Observation:
     room: str | None = None            # None: an agent may start now; else why it must wait
     steer: str = ""                    # a steer message not yet delivered
     note_missing: bool = False
+    gone: str = ""                     # why the note counts as gone (deleted, trashed, no longer a task)
 
 
 # ---------------------------------------------------------------- actions
@@ -103,10 +104,10 @@ def _run_alive(obs: Observation) -> bool:
 
 
 def _note_gone(state: TaskState, obs: Observation) -> list[Action]:
+    why = obs.gone or "the task note was deleted"
     if state.status in (Status.RUNNING, Status.QUEUED, Status.CHECKING):
-        stop: list[Action] = [StopRun("the task note was deleted")] if _run_alive(obs) else []
-        return stop + [FinishAttempt("cancelled", "the task note was deleted")] * bool(stop) + [
-            SetStatus(Status.CANCELLED, "the task note was deleted"), Cleanup()]
+        stop: list[Action] = [StopRun(why)] if _run_alive(obs) else []
+        return stop + [FinishAttempt("cancelled", why)] * bool(stop) + [SetStatus(Status.CANCELLED, why), Cleanup()]
     return []
 
 
@@ -115,6 +116,8 @@ def _human_intent(state: TaskState, obs: Observation) -> list[Action] | None:
     wanted = obs.note_status
     if wanted is None or wanted == state.status or wanted not in HUMAN_STATUSES:
         return None
+    if state.note_status and wanted.value == state.note_status:
+        return None       # the note still shows what vaultzoe wrote before a write that never landed (a crash)
     actions: list[Action] = []
     if _run_alive(obs):
         actions += [StopRun(f"status set to {wanted} by you"), FinishAttempt("cancelled", f"status set to {wanted} by you")]
@@ -138,6 +141,8 @@ def _queued(state: TaskState, obs: Observation, fresh_round: bool = False) -> li
 
 def _running(state: TaskState, obs: Observation) -> list[Action]:
     current = state.current
+    if current is not None and current.outcome == "starting":
+        return [StartAttempt()]           # a start cut short (a crash): finish it, as the same attempt
     if current is None or current.outcome != "running":
         return _queued(state, obs)        # e.g. a restart between "running" and the agent's start
     if obs.run is None:

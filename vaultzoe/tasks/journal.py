@@ -11,7 +11,7 @@ from ..settings import ATTEMPTS_DIR, INBOX_NOTE, REGISTRY_NOTE
 from ..vault.edit import get_block, replace_block, set_frontmatter
 from ..vault.store import VaultStore
 from .model import Attempt, Status, TaskState
-from .registry import CHECK_MARKS, Row, render_registry, wikilink
+from .registry import CHECK_MARKS, Row, render_problems, render_registry, wikilink
 
 INBOX_MARKER = "<!-- vaultzoe:inbox -->"
 STATUS_BLOCK = "status"
@@ -214,8 +214,11 @@ def registry_row(state: TaskState) -> Row:
     )
 
 
-def render_registry_note(text: str, rows: Iterable[Row]) -> str:
-    return replace_block(text or "# Registry\n", REGISTRY_BLOCK, "\n" + render_registry(list(rows)) + "\n")
+def render_registry_note(text: str, rows: Iterable[Row],
+                         problems: Iterable[tuple[str, str, int | None]] = ()) -> str:
+    table = render_registry(list(rows))
+    listed = render_problems(list(problems))
+    return replace_block(text or "# Registry\n", REGISTRY_BLOCK, "\n" + table + ("\n\n" + listed if listed else "") + "\n")
 
 
 def inbox_entry(when: str, state: TaskState, message: str) -> str:
@@ -260,10 +263,15 @@ class Journal:
     def attempt(self, rec: AttemptRecord) -> None:
         self.edit(rec.attempt.note, lambda text: render_attempt(text, rec))
 
-    def registry(self, rows: Iterable[Row]) -> None:
-        rows = list(rows)
-        self.edit(REGISTRY_NOTE, lambda text: render_registry_note(text, rows))
+    def registry(self, rows: Iterable[Row], problems: Iterable[tuple[str, str, int | None]] = ()) -> None:
+        rows, problems = list(rows), list(problems)
+        self.edit(REGISTRY_NOTE, lambda text: render_registry_note(text, rows, problems))
 
     def inbox(self, when: str, state: TaskState, message: str) -> None:
         entry = inbox_entry(when, state, message)
+        self.edit(INBOX_NOTE, lambda text: add_inbox_entry(text, entry))
+
+    def inbox_line(self, when: str, message: str) -> None:
+        """An inbox entry about vaultzoe itself or a note it cannot run (not about one task's status)."""
+        entry = f"- [ ] {when} {message}"
         self.edit(INBOX_NOTE, lambda text: add_inbox_entry(text, entry))

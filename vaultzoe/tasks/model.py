@@ -85,7 +85,8 @@ class Attempt:
     note: str                      # vault path of the attempt note
     started: str                   # ISO time
     ended: str | None = None
-    outcome: str = "running"       # running | succeeded | failed | cancelled
+    outcome: str = "running"       # starting | running | succeeded | failed | cancelled
+    # "starting": the attempt's intent is recorded before any side effect; a restart resumes it, never starts a second
     exit_code: int | None = None
     session_id: str | None = None
     evidence: str = ""             # why it failed, for the next prompt
@@ -124,6 +125,7 @@ class TaskState:
     updated: str = ""
     notified: str = ""             # "<status>:<attempts>" of the last notification sent
     cost_usd: float = 0.0
+    note_status: str = ""          # the status vaultzoe last knows the note to hold (a write that never landed is not the human's word)
 
     @property
     def current(self) -> Attempt | None:

@@ -60,3 +60,14 @@ def render_registry(rows: list[Row]) -> str:
     header = "| " + " | ".join(COLUMNS) + " |"
     rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
     return "\n".join([header, rule, *map(render_row, ordered)])
+
+
+def render_problems(problems: list[tuple[str, str, int | None]]) -> str:
+    """Notes that look like tasks but cannot run: a warning callout listing each with the fix."""
+    if not problems:
+        return ""
+    lines = [f"> [!warning] {len(problems)} note{'s' if len(problems) != 1 else ''} vaultzoe cannot run"]
+    for path, message, line in sorted(problems):
+        where = f" (line {line})" if line else ""
+        lines.append(f"> - {wikilink(path)}{where}: {cell(message)}")
+    return "\n".join(lines)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from ..settings import STATE_DIR
 from .model import TaskState, state_from_json, state_to_json
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def safe_file_id(task_id: str) -> bool:
+    """Whether an id can name a file in the state folder (no separators, no dots: nothing escapes it)."""
+    return _SAFE_ID.fullmatch(task_id) is not None
 
 
 class StateStore:
@@ -31,17 +41,27 @@ class StateStore:
                 state = state_from_json(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError, TypeError, KeyError):
                 continue   # a damaged memory file is a task we forget, not a crash; its note is still there
-            states[state.id] = state
+            if safe_file_id(state.id) and path.stem == state.id:
+                states[state.id] = state
         return states
 
     def save(self, state: TaskState) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if not safe_file_id(state.id):
+            raise ValueError(f"task id {state.id!r} cannot name a memory file")
+        if self._known is not None and self._known.get(state.id) == state:
+            return      # unchanged since the last save: no write (a busy pass saves every task)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps(state_to_json(state), indent=1, ensure_ascii=False)
         fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.dir)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.dir / f"{state.id}.json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.dir / f"{state.id}.json")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)     # a full disk leaves no temp file behind
+            raise
         if self._known is not None:
             self._known[state.id] = state
