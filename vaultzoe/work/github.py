@@ -11,16 +11,15 @@ what vaultzoe writes on GitHub is built, redacted, in github_text.py.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import re
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Callable, Mapping, TypeVar
+from typing import Callable, TypeVar
 
 import requests
-from github import Auth, Github, GithubException, RateLimitExceededException
+from github import Auth, Github, GithubException
 from github.CheckRun import CheckRun
 from github.CheckRunAnnotation import CheckRunAnnotation
 from github.PullRequest import PullRequest
@@ -31,6 +30,7 @@ from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review, Revie
 from ..settings import RepoConfig
 from . import done
 from .done import CheckRunFact, Facts, PullFacts, ReviewFact, StatusFact
+from .github_policy import GitHubPolicy, error_message, rate_limit_wait, rate_limited
 from .github_text import is_own_review, posted_review, pr_body, pr_title, review_body
 from .workspace import Workspace
 
@@ -43,34 +43,6 @@ ANNOTATIONS_LIMIT = 50
 ACTIONS_APP = "github-actions"  # its check runs are Actions jobs, with the same id
 LOGS_PER_PASS = 3               # job logs fetched per observe (the first failing jobs)
 LOG_TAIL_BYTES = 256_000
-
-
-@dataclass(frozen=True)
-class GitHubPolicy:
-    """How patient the forge is with GitHub. Each field can be set from the environment as
-    VAULTZOE_GITHUB_<FIELD> (e.g. VAULTZOE_GITHUB_BACKOFF_S=5, VAULTZOE_GITHUB_REQUEST_SPACING_S=0 for a
-    GitHub Enterprise without secondary limits); see `from_environ`."""
-
-    tries: int = 4                      # per API operation: the first try and three retries
-    backoff_s: float = 1.0              # first wait after a 5xx or connection error, doubled each retry
-    max_wait_s: float = 10.0            # the longest wait inside a pass (other tasks wait too); longer -> next pass
-    secondary_wait_s: float = 60.0      # GitHub's advice for a secondary rate limit without Retry-After
-    timeout_s: int = 30                 # per HTTP request
-    request_spacing_s: float = 0.25     # PyGithub's throttles (GitHub asks for spaced writes)
-    write_spacing_s: float = 1.0
-    checks_grace_s: float = 180.0       # a PR updated this recently with no checks yet: CI may still register
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "GitHubPolicy":
-        """The defaults, each overridden by VAULTZOE_GITHUB_<FIELD NAME> when set (0 or more; tries 1 or more)."""
-        values: dict[str, float | int] = {}
-        for spec in fields(cls):
-            key = f"VAULTZOE_GITHUB_{spec.name.upper()}"
-            raw = (environ.get(key) or "").strip()
-            if raw:
-                least = 1 if spec.name == "tries" else 0
-                values[spec.name] = _policy_number(key, raw, type(spec.default), least)
-        return cls(**values)
 
 
 class GitHubForge:
@@ -304,13 +276,13 @@ class GitHubForge:
     def _retry_delay(self, what: str, exc: GithubException, attempt: int) -> tuple[float, str]:
         """How long to wait before retrying; raises ForgeError when retrying cannot help."""
         headers = {k.lower(): str(v) for k, v in (exc.headers or {}).items()}
-        if _rate_limited(exc, headers):
-            wait = _rate_limit_wait(headers)
+        if rate_limited(exc, headers):
+            wait = rate_limit_wait(headers)
             wait = max(self._backoff(attempt), self._policy.secondary_wait_s) if wait is None else wait
             self._check_wait(what, wait)
             return wait, f"rate limited ({exc.status})"
         if exc.status >= 500:
-            return self._backoff(attempt), f"{exc.status} {_message(exc)}"
+            return self._backoff(attempt), f"{exc.status} {error_message(exc)}"
         raise ForgeError(self._refusal(what, exc)) from None
 
     def _respect_quota(self, what: str) -> None:
@@ -335,7 +307,7 @@ class GitHubForge:
         return min(self._policy.backoff_s * 2 ** attempt, self._policy.max_wait_s)
 
     def _refusal(self, what: str, exc: GithubException) -> str:
-        message = _message(exc)
+        message = error_message(exc)
         if exc.status == 401:
             return (f"GitHub rejected the token (401 {message}) while trying to {what}: put a valid token in "
                     f"GITHUB_TOKEN or GH_TOKEN")
@@ -349,18 +321,6 @@ class GitHubForge:
 
 
 # ---------------------------------------------------------------- pure helpers
-
-
-def _policy_number(key: str, raw: str, kind: type, minimum: int) -> float | int:
-    """One VAULTZOE_GITHUB_* value; SettingsError names the variable and what it must be."""
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        what = "a whole number" if kind is int else "a number of seconds"
-        raise SettingsError(f"{key}={raw!r}: must be {what}, {minimum} or more; fix it in vaultzoe's environment")
-    return value
 
 
 def github_slug(repo: RepoConfig | str) -> str:
@@ -446,33 +406,3 @@ def _report(facts: Facts, judgement: done.Judgement) -> ForgeReport:
                        pr_url=pull.url if pull else None, merged=bool(pull and pull.merged),
                        closed=bool(pull and pull.state == "closed" and not pull.merged),
                        evidence=judgement.evidence, feedback=judgement.feedback, needs_sync=judgement.needs_sync)
-
-
-def _rate_limited(exc: GithubException, headers: Mapping[str, str]) -> bool:
-    if exc.status == 429 or isinstance(exc, RateLimitExceededException):
-        return True
-    return exc.status == 403 and ("retry-after" in headers or headers.get("x-ratelimit-remaining") == "0")
-
-
-def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
-    """Seconds GitHub asks us to wait: Retry-After (seconds or a date), else until X-RateLimit-Reset."""
-    retry_after = headers.get("retry-after", "").strip()
-    if retry_after.isdigit():
-        return float(retry_after)
-    if retry_after:
-        try:
-            moment = email.utils.parsedate_to_datetime(retry_after)
-        except (TypeError, ValueError):
-            return None
-        return max(moment.timestamp() - time.time(), 0.0)
-    reset = headers.get("x-ratelimit-reset", "")
-    if headers.get("x-ratelimit-remaining") == "0" and reset.replace(".", "", 1).isdigit():
-        return max(float(reset) - time.time() + 1, 0.0)
-    return None
-
-
-def _message(exc: GithubException) -> str:
-    data = exc.data if isinstance(exc.data, dict) else {}
-    errors = [e.get("message") or f"{e.get('field', '')} {e.get('code', '')}".strip()
-              for e in data.get("errors", []) if isinstance(e, dict)]
-    return "; ".join(filter(None, [exc.message or data.get("message") or "", *errors])) or "no message"
