@@ -53,6 +53,7 @@ vault on Linux forks one helper that parses half the notes (only while this proc
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import marshal
@@ -239,8 +240,23 @@ def canvas_record(data: bytes) -> tuple[Record, tuple[str, ...]]:
 
 # ---------------------------------------------------------------- disk edge
 
-def _scan(root: Path) -> tuple[dict[str, Stat], list[str]]:
-    """Every indexable file under root -> stat; skips dot-folders/files; guards symlink loops."""
+def _inside_vault(real: str, vault: str) -> bool:
+    """Whether a real (symlink-free) path lies in the vault and outside its dot-folders."""
+    if real == vault:
+        return True               # a link back to the vault itself: the scan reports the loop
+    if not real.startswith(vault + os.sep):
+        return False
+    return not any(part.startswith(".") for part in real[len(vault) + 1:].split(os.sep))
+
+
+def _symlink_escapes(path: str, vault: str) -> bool:
+    """Whether a symlink leads out of the vault (or into a dot-folder such as .git or .obsidian)."""
+    return not _inside_vault(os.path.realpath(path), vault)
+
+
+def _scan(root: Path, vault: Path | None = None) -> tuple[dict[str, Stat], list[str]]:
+    """Every indexable file under root -> stat; skips dot-folders/files and symlinks leading out of `vault`."""
+    # a note symlinked to ~/.ssh/config would otherwise put its text into prompts and attempt notes
     files: dict[str, Stat] = {}
     warnings: list[str] = []
     try:
@@ -248,6 +264,7 @@ def _scan(root: Path) -> tuple[dict[str, Stat], list[str]]:
     except OSError as exc:
         raise VaultError(f"Cannot read the vault {root}: {exc}") from exc
     seen = {(top.st_dev, top.st_ino)}
+    real_vault = os.path.realpath(vault if vault is not None else root)
     stack = [("", str(root))]
     while stack:
         rel, folder = stack.pop()
@@ -257,16 +274,20 @@ def _scan(root: Path) -> tuple[dict[str, Stat], list[str]]:
             warnings.append(f"{rel or '.'}: folder not readable ({exc.strerror})")
             continue
         for entry in entries:
-            _scan_entry(entry, rel, files, stack, seen, warnings)
+            _scan_entry(entry, rel, files, stack, seen, warnings, real_vault)
     return files, warnings
 
 
-def _scan_entry(entry: os.DirEntry, rel: str, files: dict, stack: list, seen: set, warnings: list) -> None:
+def _scan_entry(entry: os.DirEntry, rel: str, files: dict, stack: list, seen: set, warnings: list,
+                vault: str) -> None:
     name = entry.name
     if name[0] == ".":
         return                    # .obsidian, .trash, .vaultzoe, .git and dot-files: never notes
     path = rel + "/" + name if rel else name
     try:
+        if entry.is_symlink() and _symlink_escapes(entry.path, vault):
+            warnings.append(f"{path}: symlink leading out of the vault: skipped (vaultzoe reads only the vault)")
+            return
         if entry.is_dir():
             st = entry.stat()
             if (st.st_dev, st.st_ino) in seen:
@@ -363,9 +384,25 @@ def _chunks_by_size(paths: list[str], files: dict[str, Stat]) -> list[list[str]]
     return chunks
 
 
-def _read(abs_path: str) -> tuple[bytes, Stat]:
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _open(abs_path: str, vault: str) -> int:
+    """Open a vault file; a symlink only when it leads to a file in the vault (PermissionError otherwise)."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(abs_path, _OPEN_FLAGS | nofollow)
+    except OSError as exc:
+        if not nofollow or exc.errno != errno.ELOOP:
+            raise
+    if _symlink_escapes(abs_path, vault):     # the file became a symlink out of the vault since the scan
+        raise PermissionError(errno.EACCES, "symlink leading out of the vault", abs_path)
+    return os.open(abs_path, _OPEN_FLAGS)
+
+
+def _read(abs_path: str, vault: str) -> tuple[bytes, Stat]:
     """The file's bytes (at most the indexed limit + 1) and the stat of what was read."""
-    fd = os.open(abs_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    fd = _open(abs_path, vault)
     try:
         st = os.fstat(fd)
         limited = st.st_size > MAX_NOTE_BYTES
@@ -490,7 +527,7 @@ class VaultIndex:
         now = time.time_ns()
         for path in paths:
             try:
-                data, stat = _read(os.path.join(root, path))
+                data, stat = _read(os.path.join(root, path), root)
             except FileNotFoundError:
                 out.append((path, None, None, None, None, None, None))
                 continue
@@ -563,7 +600,7 @@ class VaultIndex:
     def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...], bool] | None:
         """Read and parse one file: (record, warnings, whether its bytes changed); None when it vanished."""
         try:
-            data, stat = _read(os.path.join(self.root, path))
+            data, stat = _read(os.path.join(self.root, path), str(self.root))
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -840,6 +877,12 @@ class VaultIndex:
         if rel is None:
             return
         full = os.path.join(self.root, rel)
+        real = os.path.realpath(full)
+        if real != full and not _inside_vault(real, str(self.root)):      # the path or a folder on it links out
+            self._scan_warnings.append(f"{rel}: symlink leading out of the vault: skipped (vaultzoe reads only the vault)")
+            full = ""             # forget it, as if removed
+        elif real != full and (full + os.sep).startswith(real + os.sep):
+            full = ""             # a link to a folder holding it (a loop): the scan already warns
         if os.path.isdir(full):
             self._update_folder(rel)
             return
@@ -877,7 +920,7 @@ class VaultIndex:
         return changed
 
     def _update_folder(self, rel: str) -> None:
-        files, warnings = _scan(self.root / rel)
+        files, warnings = _scan(self.root / rel, self.root)
         self._scan_warnings.extend(warnings)
         present = {rel + "/" + p for p in files}
         for known in [p for p in self._stat if p.startswith(rel + "/") and p not in present]:
@@ -1001,7 +1044,7 @@ class VaultIndex:
     def _materialize(self, rel: str) -> Note | None:
         """Read the file and wrap its record; re-parse first when the file changed since indexing."""
         try:
-            data, stat = _read(os.path.join(self.root, rel))
+            data, stat = _read(os.path.join(self.root, rel), str(self.root))
         except OSError:
             self.update(rel)
             return None

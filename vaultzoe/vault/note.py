@@ -162,16 +162,39 @@ def _is_task_tag(tag: str) -> bool:
 
 
 def _frontmatter_links(properties: dict[str, Any], fm_text: str) -> list[LinkRecord]:
-    found = []
-    for top, key, link, display, original in syntax.property_links(properties):
-        found.append((link, display, original, False, key, _key_line(fm_text, top)))
+    found = syntax.property_links(properties)
+    lines = key_lines(fm_text, {top for top, *_ in found})
+    return [(link, display, original, False, key, lines.get(top, 1)) for top, key, link, display, original in found]
+
+
+_QUOTES = ("'", '"')
+
+
+def key_lines(fm_text: str, keys: set[str]) -> dict[str, int]:
+    """{key: file line (the opening '---' is line 0) of the first line reading `key:`, `'key':` ...}."""
+    # one pass over the lines, trying only the text before each ':' (a search per key is quadratic)
+    found: dict[str, int] = {}
+    longest = max(map(len, keys), default=0) + 2
+    for number, line in enumerate(fm_text.split("\n"), start=1):
+        colon = line.find(":")
+        while colon >= 0:
+            head = line[:colon].rstrip(" \t")
+            if len(head) > longest:
+                break
+            for name in _key_candidates(head):
+                if name in keys and name not in found:
+                    found[name] = number
+            colon = line.find(":", colon + 1)
+        if len(found) == len(keys):
+            break
     return found
 
 
-def _key_line(fm_text: str, key: str) -> int:
-    """File line of a top-level property key (the opening '---' is line 0)."""
-    m = re.compile(r"^['\"]?" + re.escape(key) + r"['\"]?[ \t]*:", re.M).search(fm_text)
-    return 1 + (fm_text.count("\n", 0, m.start()) if m else 0)
+def _key_candidates(head: str) -> set[str]:
+    """What `['"]?KEY['"]?` can read `head` as: each quote at either end optional."""
+    starts = (0, 1) if head[:1] in _QUOTES else (0,)
+    ends = (len(head), len(head) - 1) if head[-1:] in _QUOTES else (len(head),)
+    return {head[s:e] for s in starts for e in ends if e >= s}
 
 
 def _parse_body(body: str, first_line: int, headings: bool = True) -> tuple[list, list, list, bool]:
@@ -233,7 +256,8 @@ def _inline_task(body: str, tags: list[tuple[int, str]]) -> bool:
     """Whether an inline #task (or #task/...) sits outside every list item."""
     if not tags or "#task" not in "".join([tag for _, tag in tags]).lower():
         return False
-    return any(_is_task_tag(tag) and not syntax.in_list_item(body, offset) for offset, tag in tags if tag[1:2] in _T)
+    offsets = [offset for offset, tag in tags if tag[1:2] in _T and _is_task_tag(tag)]
+    return bool(offsets) and not all(syntax.in_list_items(body, offsets))
 
 
 # ---------------------------------------------------------------- sections

@@ -14,7 +14,7 @@ import re
 import sys
 from bisect import bisect_right
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import yaml
 
@@ -49,6 +49,17 @@ _LoaderBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 class DuplicateKey(yaml.YAMLError):
     """A mapping repeats a key (js-yaml, and so Obsidian, rejects the whole block)."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.line = line                  # 0-based, in the frontmatter
+
+
+class AliasBomb(yaml.YAMLError):
+    """Anchors and aliases (&a / *a) that would expand the properties beyond MAX_EXPANDED_VALUES."""
+
+
+MAX_EXPANDED_VALUES = 100_000             # far above any real frontmatter; a 400-byte alias bomb reaches 10^9
 
 
 class PropertiesLoader(_LoaderBase):  # type: ignore[misc, valid-type]
@@ -94,7 +105,8 @@ def _construct_mapping(loader: Any, node: Any) -> Any:
     for key_node, value_node in node.value:
         key = _key_text(loader.construct_object(key_node, deep=True))    # JavaScript keys are strings
         if key in mapping:
-            raise DuplicateKey(f"duplicated mapping key {key!r} (line {key_node.start_mark.line + 1})")
+            raise DuplicateKey(f"duplicated mapping key {key!r} (line {key_node.start_mark.line + 1})",
+                               key_node.start_mark.line)
         mapping[key] = loader.construct_object(value_node, deep=True)
 
 
@@ -214,6 +226,16 @@ def _fast_yaml(source: str) -> dict:
 
 def load_properties(source: str) -> tuple[dict[str, Any], str | None]:
     """Frontmatter YAML -> (properties, warning or None); never raises."""
+    properties, problem = _parse_properties(source)
+    return properties, problem[0] if problem else None
+
+
+def properties_problem(source: str) -> tuple[str, int | None] | None:
+    """Why frontmatter YAML cannot be read, and on which 0-based line of it (None when it can)."""
+    return _parse_properties(source)[1]
+
+
+def _parse_properties(source: str) -> tuple[dict[str, Any], tuple[str, int | None] | None]:
     if "\r" in source:
         source = source.replace("\r\n", "\n")
     try:
@@ -221,14 +243,73 @@ def load_properties(source: str) -> tuple[dict[str, Any], str | None]:
     except _NotSimple:
         pass
     try:
-        data = yaml.load(source, Loader=PropertiesLoader)  # noqa: S506 - a SafeLoader subclass
+        data = _load_yaml(source)
+    except AliasBomb as exc:
+        return {}, (str(exc), None)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
-        return {}, f"invalid YAML frontmatter: {_one_line(exc)}"
+        return {}, (f"invalid YAML frontmatter: {_one_line(exc)}", _error_line(exc))
     if data is None:
         return {}, None
     if not isinstance(data, dict):
-        return {}, f"frontmatter is a {type(data).__name__}, not a set of properties"
+        return {}, (f"frontmatter is a {type(data).__name__}, not a set of properties", 0)
     return data, None
+
+
+def _load_yaml(source: str) -> Any:
+    """yaml.load, refusing documents whose aliases expand beyond MAX_EXPANDED_VALUES."""
+    loader = PropertiesLoader(source)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "*" in source:
+            _check_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: Any) -> None:
+    """Count the values the node graph stands for once aliases are expanded; raise AliasBomb past the budget."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            children = _children(node)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > MAX_EXPANDED_VALUES:
+                raise AliasBomb(
+                    f"frontmatter refused: its aliases (*name) expand to more than {MAX_EXPANDED_VALUES:,} values"
+                    " (a YAML alias bomb?): write the values out instead of repeating &anchors")
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise AliasBomb("frontmatter refused: an alias (*name) refers to the value that holds it, so it never"
+                            " ends: remove the recursive &anchor")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node: Any) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _error_line(exc: BaseException) -> int | None:
+    """The 0-based line a YAML error points at, when it says."""
+    if isinstance(exc, DuplicateKey):
+        return exc.line
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return mark.line if mark is not None else None
 
 
 def _one_line(exc: Exception) -> str:
@@ -310,13 +391,26 @@ def _line_start(text: str, pos: int) -> int:
 
 def _fence_lines(text: str) -> list[re.Match]:
     """Lines that open or close a code fence ("```" or "~~~" after indentation or '>' markers)."""
-    starts = sorted({_line_start(text, m.start()) for marks in _FENCE_MARKS for m in marks.finditer(text)})
+    starts = sorted({start for marks in _FENCE_MARKS for start in _marked_line_starts(text, marks)})
     found = []
     for start in starts:
         m = _FENCE_LINE.match(text, start)
         if m is not None and (m.end() == len(text) or text[m.end()] == "\n"):
             found.append(m)
     return found
+
+
+def _marked_line_starts(text: str, marks: re.Pattern) -> Iterator[int]:
+    """The start of each line holding a match, each line once (a line of 10^6 backticks is one line)."""
+    line_end = -1
+    for m in marks.finditer(text):
+        pos = m.start()
+        if pos <= line_end:
+            continue              # the rest of a line already seen: no scan back over it
+        yield text.rfind("\n", line_end + 1, pos) + 1 or line_end + 1
+        line_end = text.find("\n", pos)
+        if line_end < 0:
+            return
 
 
 def _fence_spans(text: str) -> list[tuple[int, int]]:
@@ -375,6 +469,41 @@ def _escaped(text: str, pos: int) -> bool:
     return run % 2 == 1
 
 
+class _Scan:
+    """What the inline scan has learnt about the text, so no later mark scans the same stretch again."""
+
+    def __init__(self, text: str, marks: list[tuple[int, int]]):
+        self.text = text
+        self.by_width: dict[int, list[int]] = {}      # backtick run width -> indexes into marks
+        for i, (start, end) in enumerate(marks):
+            if end >= 0:
+                self.by_width.setdefault(end - start, []).append(i)
+        self._blank_lines: list[int] | None = None
+        self._found: dict[str, tuple[int, int]] = {}  # needle -> (searched from, first hit or -1)
+
+    def blank_line_between(self, start: int, end: int) -> bool:
+        """Whether a blank line lies wholly inside text[start:end]."""
+        if self._blank_lines is None:
+            self._blank_lines = [m.start() for m in _BLANK_AHEAD.finditer(self.text)]
+        i = bisect_right(self._blank_lines, start - 1)
+        if i == len(self._blank_lines):
+            return False
+        after = self.text.find("\n", self._blank_lines[i] + 1)    # where that blank line ends
+        return 0 <= after < end
+
+    def find(self, needle: str, start: int) -> int:
+        """text.find(needle, start), remembering the answer for later starts (they only grow)."""
+        known = self._found.get(needle)
+        if known is not None and known[0] <= start and (known[1] < 0 or known[1] >= start):
+            return known[1]
+        hit = self.text.find(needle, start)
+        self._found[needle] = (start, hit)
+        return hit
+
+
+_BLANK_AHEAD = re.compile(r"\n(?=[ \t]*(?:\n|\Z))")
+
+
 def _inline_spans(text: str) -> list[tuple[int, int]]:
     """Code spans, HTML comments and math, whichever opens first winning (as in CommonMark)."""
     marks = [(m.start(), m.end()) for m in _TICKS.finditer(text)] if "`" in text else []
@@ -384,53 +513,55 @@ def _inline_spans(text: str) -> list[tuple[int, int]]:
         marks += [(m.start(), -2) for m in _COMMENT_OPEN.finditer(text)]
     if len(marks) > 1:
         marks.sort()
+    scan = _Scan(text, marks)
     spans = []
     pos = 0
     for i, (start, end) in enumerate(marks):
         if start < pos:
             continue
         if end >= 0:
-            close = _code_span_close(text, marks, i)
+            close = _code_span_close(scan, marks, i)
         elif end == -1:
-            close = _math_end(text, start)
+            close = _math_end(scan, start)
         else:
-            close = _comment_end(text, start)
+            close = _comment_end(scan, start)
         if close is not None:
             spans.append((start, close))
             pos = close
     return spans
 
 
-def _code_span_close(text: str, marks: list[tuple[int, int]], i: int) -> int | None:
+def _code_span_close(scan: _Scan, marks: list[tuple[int, int]], i: int) -> int | None:
     """End of the code span opened by backtick run i: the next run of the same width in the paragraph."""
     start, end = marks[i]
-    if _escaped(text, start):
+    if _escaped(scan.text, start):
         return None
-    width = end - start
-    for j in range(i + 1, len(marks)):
-        close_start, close_end = marks[j]
-        if close_end >= 0 and close_end - close_start == width:
-            if text.find("\n", end, close_start) >= 0 and _BLANK_LINE.search(text, end, close_start + 1):
-                return None
-            return close_end
-    return None
+    same = scan.by_width[end - start]
+    k = bisect_right(same, i)
+    if k == len(same):
+        return None
+    close_start, close_end = marks[same[k]]
+    if scan.blank_line_between(end, close_start + 1):
+        return None
+    return close_end
 
 
-def _math_end(text: str, start: int) -> int | None:
+def _math_end(scan: _Scan, start: int) -> int | None:
+    text = scan.text
     if _escaped(text, start) or (start > 0 and text[start - 1] == "$"):
         return None
     if text.startswith("$$", start):
-        close = text.find("$$", start + 2)
+        close = scan.find("$$", start + 2)
         return close + 2 if close >= 0 else None
     m = _INLINE_MATH.match(text, start)
     return m.end() if m else None
 
 
-def _comment_end(text: str, start: int) -> int | None:
-    close = text.find("-->", start + 4)
+def _comment_end(scan: _Scan, start: int) -> int | None:
+    close = scan.find("-->", start + 4)
     if close >= 0:
         return close + 3
-    return len(text) if start == 0 or text[start - 1] == "\n" else None   # an HTML block runs to the end
+    return len(scan.text) if start == 0 or scan.text[start - 1] == "\n" else None   # an HTML block runs to the end
 
 
 # ---------------------------------------------------------------- tags
@@ -597,10 +728,9 @@ def find_markdown_links(masked: str, skip: list[tuple[int, int]] = ()) -> list[F
     if "](" not in masked:
         return []
     found = []
-    for m in _MD_OPEN.finditer(masked):
-        close = m.start()
-        open_ = _text_start(masked, close)
-        if open_ is None or (skip and _inside(skip, open_)) or _escaped(masked, open_):
+    closes = [m.start() for m in _MD_OPEN.finditer(masked)]
+    for close, open_ in zip(closes, _text_starts(masked, closes)):
+        if open_ is None or (skip and _inside(skip, open_)):
             continue
         dest = _MD_DEST.match(masked, close + 1)
         if dest is None:
@@ -613,30 +743,44 @@ def find_markdown_links(masked: str, skip: list[tuple[int, int]] = ()) -> list[F
     return found
 
 
-def _text_start(text: str, close: int) -> int | None:
-    """The '[' that opens the link text ending at `close` (one level of nested brackets allowed)."""
-    line = text.rfind("\n", 0, close) + 1
-    open_ = text.rfind("[", line, close)
-    if open_ < 0:
-        return None
-    if "]" not in text[open_ + 1:close] and not _escaped(text, open_):
-        return open_
-    return _nested_text_start(text, line, close)
+_BRACKET = re.compile(r"[\[\]]")
 
 
-def _nested_text_start(text: str, line: int, close: int) -> int | None:
-    depth = 0
-    for pos in range(close - 1, line - 1, -1):
-        char = text[pos]
-        if char == "]" and not _escaped(text, pos):
-            depth += 1
-            if depth > 1:
-                return None
-        elif char == "[" and not _escaped(text, pos):
-            if depth == 0:
-                return pos
-            depth -= 1
-    return None
+def _text_starts(text: str, closes: list[int]) -> list[int | None]:
+    """For each sorted "](" offset, the '[' opening its link text, or None (one forward pass per line).
+
+    Read backwards from the ']' on its line, the text may hold one level of [nested] brackets: an
+    unescaped '[' met outside any pair opens it, a second unmatched ']' means there is no link text."""
+    found: list[int | None] = []
+    line_end = -1
+    opens: dict[int, int | None] = {}
+    for close in closes:
+        if close > line_end:
+            line = text.rfind("\n", line_end + 1, close) + 1 or line_end + 1
+            line_end = text.find("\n", close)
+            line_end = len(text) if line_end < 0 else line_end
+            opens = _line_text_starts(text, line, line_end)
+        found.append(opens.get(close))
+    return found
+
+
+def _line_text_starts(text: str, line: int, line_end: int) -> dict[int, int | None]:
+    """{offset of each ']' followed by '(': the '[' opening its text or None} for one line."""
+    # `depth0` is what a backward scan from here finds with no pending ']', `depth1` with one
+    depth0: int | None = None
+    depth1: int | None = None
+    opens: dict[int, int | None] = {}
+    for m in _BRACKET.finditer(text, line, line_end):
+        pos = m.start()
+        if text[pos] == "[":
+            if not _escaped(text, pos):
+                depth0, depth1 = pos, depth0
+            continue
+        if text.startswith("(", pos + 1):
+            opens[pos] = depth0
+        if not _escaped(text, pos):
+            depth0, depth1 = depth1, None
+    return opens
 
 
 @lru_cache(maxsize=1 << 16)          # destinations repeat across a vault (hub notes)
@@ -685,7 +829,7 @@ def _collect_property_links(top: str, key: str, value: Any, found: list) -> None
 
 # ---------------------------------------------------------------- headings and lists
 
-_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+([^\n]*?))?(?:[ \t]+#+)?[ \t]*$", re.M)
+_ATX = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)([^\n]*)", re.M)
 _ATX_LINE = re.compile(r"\n {0,3}#")
 _SETEXT = re.compile(r"\n {0,3}(=+|-+)[ \t]*(?=\n|\Z)")
 _NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|#|>|`{3}|~{3}|\||<)|[ \t]{4}")
@@ -706,9 +850,19 @@ def find_headings(masked: str) -> list[FoundHeading]:
         for start in starts:
             m = _ATX.match(masked, start)
             if m is not None:
-                found.append((start, len(m.group(1)), m.group(2) or ""))
+                found.append((start, len(m.group(1)), _atx_text(m.group(2))))
     setext = list(_setext_headings(masked))
     return sorted(found + setext) if setext else found
+
+
+def _atx_text(rest: str) -> str:
+    """An ATX heading's text from what follows its '#'s: trimmed, without a closing run of '#'s."""
+    # string methods, not a regex: "(.*?)([ \t]+#+)?[ \t]*$" backtracks quadratically on long blank runs
+    text = rest.strip(" \t")
+    bare = text.rstrip("#")
+    if bare != text and bare[-1:] in (" ", "\t"):
+        return bare.rstrip(" \t")
+    return text
 
 
 def _setext_headings(masked: str) -> Iterable[FoundHeading]:
@@ -747,23 +901,34 @@ def _is_underline(line: str) -> bool:
 
 def in_list_item(text: str, pos: int) -> bool:
     """Whether the line holding `pos` belongs to a list item (the item line or its continuation)."""
-    start = _line_start(text, pos)
-    end = text.find("\n", start)
-    line = text[start:] if end < 0 else text[start:end]
-    if _LIST_ITEM.match(line):
-        return True
-    indented = line[:1] in (" ", "\t")
-    after_blank = False
-    while start > 0:
-        prev_start = _line_start(text, start - 1)
-        prev = text[prev_start:start - 1]
-        if _LIST_ITEM.match(prev):
-            return indented or not after_blank
-        if not prev.strip():
-            if not indented:
-                return False      # a blank line ends the item for anything not indented under it
-            after_blank = True
-        elif after_blank and prev[:1] not in (" ", "\t"):
-            return False
-        start = prev_start
-    return False
+    return in_list_items(text, [pos])[0]
+
+
+def in_list_items(text: str, offsets: list[int]) -> list[bool]:
+    """`in_list_item` for each of the sorted offsets, in one pass over the lines before the last one."""
+    # Read backwards from a line, an item owns it when the item comes first, unless a blank line lies
+    # between and the line is not indented, or a non-indented line sits above the nearest blank line.
+    found: list[bool] = []
+    i = 0
+    item = blank = loose = unindented = False      # since the last item line
+    start = 0
+    while i < len(offsets):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        is_item = _LIST_ITEM.match(line) is not None
+        indented = line[:1] in (" ", "\t")
+        while i < len(offsets) and offsets[i] <= end:
+            found.append(is_item or (item and (not loose if indented else not blank)))
+            i += 1
+        if is_item:
+            item, blank, loose, unindented = True, False, False, False
+        elif not line.strip():
+            blank, loose, unindented = True, loose or unindented, False
+        elif not indented:
+            unindented = True
+        if end == len(text):
+            found += [False] * (len(offsets) - i)    # offsets past the end
+            break
+        start = end + 1
+    return found
