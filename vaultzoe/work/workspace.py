@@ -179,12 +179,16 @@ class Workspace:
         if not moved or not tip:
             return []
         with _open(repo) as clone:
+            has_commits = bool(_revs(clone, tip, f"^{base_commit}"))
+            # the commits this attempt added: on the tip, not at the fork point, not on the branch before
             exclude = [f"^{sha}" for sha in (base_commit, old.get(f"refs/heads/{branch}", "")) if sha]
             ours = set(_revs(clone, tip, *exclude))
-            return [BaseMove(ref, old.get(ref, ""), new[ref],
-                             took=len(ours.intersection(_revs(clone, new[ref], f"^{old.get(ref) or base_commit}"))),
-                             holds_tip=bool(_revs(clone, tip, f"^{base_commit}")) and _is_ancestor(clone, tip, new[ref]))
-                    for ref in moved]
+            moves = []
+            for ref in moved:
+                gained = _revs(clone, new[ref], f"^{old.get(ref) or base_commit}")
+                moves.append(BaseMove(ref, old.get(ref, ""), new[ref], took=len(ours.intersection(gained)),
+                                      holds_tip=has_commits and _is_ancestor(clone, tip, new[ref])))
+            return moves
 
     # -------------------------------------------------------- publishing and cleaning up
 
