@@ -56,6 +56,8 @@ def make_world(base: Path) -> tuple[Path, Path]:
     marks.mkdir()
     (vault / "Zoe/Agents/bench.md").write_text(
         f'---\ncommand: ["{sys.executable}", "{agent}", "{marks}/{{task_id}}"]\n---\n')
+    from vaultzoe.trust import trust_vault
+    trust_vault(vault, os.environ)        # as `vaultzoe trust VAULT` would
     return vault, marks
 
 

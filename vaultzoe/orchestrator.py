@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from . import config as vconfig
+from . import trust
 from .brain import context as ctx
 from .brain import learnings
 from .errors import ForgeUnavailable, TaskBlocked, VaultzoeError, WriteConflict
@@ -153,6 +154,7 @@ class Orchestrator:
         self.write_trouble: WriteTrouble | None = None
         self._write_failed_this_pass = False
         self._problems_seen: set[str] | None = None
+        self.trust = trust.TrustStore(self.root, self.parts.environ)
 
     # ------------------------------------------------------------ the pass
 
@@ -341,9 +343,12 @@ class Orchestrator:
             state = replace(states[task_id], path=path, title=title_of(notes[path]))
             live[task_id] = _Live(notes[path], state)
             self._missing_since.pop(task_id, None)
-        for task_id, path in pairing.adopt.items():
-            self._adopt(task_id, notes[path], states, live, reason="")
+        for task_id, path in list(pairing.adopt.items()):
+            if not self._outside_task_folders(path):
+                self._adopt(task_id, notes[path], states, live, reason="")
         for path in pairing.fresh:
+            if self._outside_task_folders(path):
+                continue
             replaced = pairing.replaced_ids.get(path)
             reason = (f"its id `{one_line(replaced, 40)}` was not a valid task id (lowercase letters, digits, "
                       f"dashes); vaultzoe gave it a new one") if replaced else ""
@@ -373,6 +378,12 @@ class Orchestrator:
         live[task_id] = _Live(note, state)
         if reason:
             self.journal.inbox_line(stamp(self.parts.now()), f"{wikilink(note.path)}: {reason} (`{task_id}`)")
+
+    def _outside_task_folders(self, path: str) -> bool:
+        problem = trust.task_folder_problem(path, self.settings)
+        if problem:
+            self.problems.append(adoption.Problem(path, problem))
+        return problem is not None
 
     def _absent(self, state: TaskState) -> _Live:
         """A known task whose note is not a readable task note this pass: settling, or gone for good."""
@@ -467,10 +478,10 @@ class Orchestrator:
             return self.config.settings_error
         try:
             repo = vconfig.repo_for(self.config, self.index, task.note)
-            self._agent_for(task, repo)
+            agent_cfg = self._agent_for(task, repo)
         except TaskBlocked as exc:
             return str(exc)
-        return None
+        return trust.check(self.trust.record(), repo, agent_cfg)
 
     def _room(self, task: _Live, live: dict[str, _Live]) -> str | None:
         running = sum(1 for t in live.values() if t.state.status == Status.RUNNING and t is not task)
@@ -513,6 +524,7 @@ class Orchestrator:
             evidence = self._exit_evidence(run, report, tail)
             return ForgeReport(checks=(_item("agent", "fail", evidence.splitlines()[0]),), evidence=evidence)
         self._last_forge_look[task.state.id] = time.monotonic()    # submit looks at the PR and CI too
+        trust.require(self.trust.record(), repo=self._repo(task))   # the check command runs now
         forge_report = self._forge(task).submit(self._job(task))
         return self._remember_forge(task, forge_report)
 
@@ -575,7 +587,7 @@ class Orchestrator:
 
     def _job(self, task: _Live) -> ForgeJob:
         state, note = task.state, task.note
-        summary = brief(note, state.id) if note is not None else None
+        summary = brief(note, state.id, self.settings.private_folders) if note is not None else None
         current = state.current
         return ForgeJob(
             task_id=state.id, title=state.title, summary=summary.goal if summary else "",
@@ -585,6 +597,7 @@ class Orchestrator:
             task_uri=obsidian_uri(self.root, state.path),
             attempt_summary=current.final_message[-2000:] if current else "",
             ui="#ui" in (summary.tags if summary else ()) or "#task/ui" in (summary.tags if summary else ()),
+            private=summary.private if summary else True,
             pr_number=state.pr_number,
         )
 
@@ -692,7 +705,7 @@ class Orchestrator:
         """Write-ahead at each step: intent, then worktree, then plan, then launch; a crash resumes where it stopped."""
         note = task.note
         repo = vconfig.repo_for(self.config, self.index, note)
-        task_brief = brief(note, task.state.id)
+        task_brief = brief(note, task.state.id, self.settings.private_folders)
         attempt = self._intent(task)
         run_dir = Path(attempt.run_dir)
         branch = task.state.branch or branch_name(task_brief.title, task.state.id)
@@ -724,6 +737,7 @@ class Orchestrator:
         return attempt
 
     def _setup(self, repo: RepoConfig, worktree, run_dir: Path) -> None:
+        trust.require(self.trust.record(), repo=repo)
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         pending = run_dir / SETUP_PENDING
         pending.touch()                  # a crash during setup runs it again on resume
@@ -736,7 +750,7 @@ class Orchestrator:
     def _plan(self, task: _Live, task_brief, repo: RepoConfig, number: int) -> tuple[Plan, AttemptRecord]:
         pack = ctx.build_pack(self.index, task.note.path, self.settings.context_tokens,
                               private_folders=self.settings.private_folders, extra=self._extras(task, repo))
-        learned = self._learnings_text(task_brief.kind)
+        learned = learnings.learnings_for_prompt(self.index, task_brief.kind, self.settings.private_folders)
         request = PlanRequest(
             task=task_brief, attempt=number, context=pack.render(),
             context_notes=tuple((i.path, i.tokens) for i in pack.items), repo=repo, learnings=learned,
@@ -754,23 +768,25 @@ class Orchestrator:
     def _checked_agent(self, plan: Plan, task: _Live, repo: RepoConfig) -> Plan:
         """The plan's agent must exist and be installed; else the task is blocked with the fix."""
         cfg = vconfig.agent_config(self.config, plan.agent)
+        trust.require(self.trust.record(), agent=cfg)     # the planner may pick an agent preflight did not see
         problem = self.parts.make_agent(cfg).available()
         if problem:
             raise TaskBlocked(problem)
         model = plan.model or cfg.model
         return replace(plan, model=model)
 
-    def _agent_for(self, task: _Live, repo: RepoConfig) -> None:
-        """Preflight: an explicitly named agent must exist and be installed."""
+    def _agent_for(self, task: _Live, repo: RepoConfig) -> AgentConfig | None:
+        """Preflight: an explicitly named agent must exist and be installed (None: the planner will choose)."""
         name = str(task.note.frontmatter.get("agent") or "auto").strip()
         if name.lower() == "auto":
             name = self.settings.default_agent
             if name.lower() not in self.config.agents:
-                return
+                return None
         cfg = vconfig.agent_config(self.config, name)
         problem = self.parts.make_agent(cfg).available()
         if problem and str(task.note.frontmatter.get("agent") or "auto").lower() != "auto":
             raise TaskBlocked(problem)
+        return cfg
 
     def _extras(self, task: _Live, repo: RepoConfig) -> list[tuple[str, str]]:
         extras = []
@@ -778,10 +794,6 @@ class Orchestrator:
         if repo_note is not None:
             extras.append((f"Repository {repo.name}", ctx.redact(repo_note.body.strip())))
         return extras
-
-    def _learnings_text(self, kind: str) -> str:
-        note = self.index.note(f"{LEARNINGS_DIR}/{kind}.md")
-        return note.text if note is not None else ""   # the planners take lessons and stats from it
 
     def _evidence(self, state: TaskState) -> tuple[AttemptEvidence, ...]:
         return tuple(
@@ -793,6 +805,7 @@ class Orchestrator:
 
     def _launch(self, task: _Live, attempt: Attempt, prompt: str, resume: str | None, steer_no: int) -> None:
         cfg = vconfig.agent_config(self.config, attempt.agent)
+        trust.require(self.trust.record(), agent=cfg)     # a note edited since preflight (steers come here too)
         agent = self.parts.make_agent(cfg)
         run_dir = Path(attempt.run_dir)
         if steer_no:    # beside the attempt's first run, which keeps the task's prompt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from vaultzoe.cli import app
 from vaultzoe.scaffold import init_vault
+from vaultzoe.trust import trust_vault
 
 PY = sys.executable
 
@@ -159,4 +161,5 @@ def world(tmp_path, monkeypatch) -> World:
     # settings the tests rely on
     zoe = vault / "Zoe/Zoe.md"
     zoe.write_text(zoe.read_text().replace("poll_seconds: 10", "poll_seconds: 0.2"))
+    trust_vault(vault, os.environ)       # as `vaultzoe trust VAULT` would, after the human read the notes
     return World(vault=vault, repo=repo, origin=origin, agent_log=log, tmp=tmp_path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -20,6 +21,7 @@ from pathlib import Path
 from tests.stubs.github_stub import GitHubStub
 from vaultzoe.tasks.model import TaskState
 from vaultzoe.tasks.state import StateStore
+from vaultzoe.trust import trust_vault
 
 from .conftest import World
 
@@ -204,6 +206,7 @@ def write_github_setup(world: World, stub: GitHubStub, webhook: Webhook) -> None
     for mode in AGENTS:
         (world.vault / f"Zoe/Agents/{mode}.md").write_text(
             f'---\ncommand: ["{PY}", "{script}", "{mode}", "{{workdir}}"]\n---\n')
+    trust_vault(world.vault, os.environ)       # the human approved the notes they wrote
 
 
 # GitHubPolicy from the environment: no request spacing, short backoff, a rate-limit wait of at most 5 s, and

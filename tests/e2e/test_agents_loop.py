@@ -8,6 +8,7 @@ each CLI at the local model stub on 127.0.0.1 with its own config home. The stub
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -19,6 +20,7 @@ from tests.agents.conftest import agents_bin, claude_config, codex_config  # noq
 from tests.stubs.model_stub import ModelStub, Recorded, Shell, Turn, WriteFile
 from vaultzoe.settings import AgentConfig
 from vaultzoe.tasks.registry import COLUMNS
+from vaultzoe.trust import trust_vault
 
 from .conftest import git
 from .test_loop import frontmatter_value, only_state, wait_for
@@ -69,6 +71,7 @@ def write_agent_notes(world, agents_dir: Path, stub_url: str, missing: str = "")
         note = agent_note(AgentConfig(name=cfg.name, kind=cfg.kind, command=command, model=cfg.model,
                                       args=cfg.args, env=cfg.env))
         (world.vault / f"Zoe/Agents/{cfg.name}.md").write_text(note, encoding="utf-8")
+    trust_vault(world.vault, os.environ)        # the human approved the agent notes they wrote
 
 
 def set_setting(world, key: str, value: str) -> None:

@@ -21,6 +21,7 @@ import yaml
 
 from vaultzoe.orchestrator import Orchestrator, Parts
 from vaultzoe.tasks.state import StateStore
+from vaultzoe.trust import trust_vault
 
 from .test_loop import frontmatter_value, only_state, wait_for
 
@@ -371,6 +372,7 @@ def test_a_full_disk_keeps_the_loop_alive_and_it_recovers_by_itself(world, small
     vault = small_disk / "vault"
     subprocess.run(["cp", "-a", str(world.vault), str(vault)], check=True)
     world.vault = vault
+    trust_vault(vault, os.environ)
     note = world.task("On a small disk", mode="sleep")
     orch = orchestrator(world)
     filler = fill(small_disk)
@@ -390,3 +392,23 @@ def test_a_full_disk_keeps_the_loop_alive_and_it_recovers_by_itself(world, small
     assert only_state(world).status.value == "review"
     assert "it has recovered" in world.read("Zoe/Inbox.md")
     assert yaml.safe_load(note.read_text().split("---")[1])["status"] == "review"
+
+
+# ---------------------------------------------------------------- commands from synced notes need the human's trust
+
+
+def test_a_changed_command_note_blocks_its_tasks_until_the_human_trusts_it(world):
+    repo_note = world.vault / "Zoe/Repos/calc.md"
+    repo_note.write_text(repo_note.read_text().replace("check:", 'setup: ["touch", "pwned"]\ncheck:'))
+    note = world.task("Needs trust", mode="good")
+    settle(world)
+    state = only_state(world)
+    assert state.status.value == "blocked"
+    assert "vaultzoe trust" in state.reason and "Zoe/Repos/calc.md" in state.reason
+    assert world.starts() == [] and not list(world.tmp.rglob("pwned"))
+    assert "vaultzoe trust" in world.read("Zoe/Inbox.md")
+    result = world.cli("trust", str(world.vault))
+    assert result.exit_code == 0 and "Zoe/Repos/calc.md" in result.output
+    note.write_text(note.read_text().replace("status: blocked", "status: queued"))
+    settle(world)
+    assert only_state(world).status.value == "review"
