@@ -73,11 +73,12 @@ from typing import Any, Iterable, Iterator
 
 from ..errors import PathOutsideVault, VaultError
 from . import syntax
-from .note import Link, Note, Record, note_from_record, parse_record, strip_bom
+from .note import (Link, Note, NoteProblem, Problem, Record, looks_like_task, note_from_record, parse_record, strip_bom,
+                   task_problems)
 
 CACHE_DIR = ".vaultzoe"
 CACHE_FILE = "index.marshal"
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 MAX_NOTE_BYTES = 5 * 1024 * 1024       # larger notes are indexed from their first 5 MB
 PARALLEL_BYTES = 4 * 1024 * 1024        # below this a helper process costs more than it saves
 RACY_NS = 2_000_000_000                 # a file changed this recently may change again within one mtime tick
@@ -89,6 +90,8 @@ _CONFLICT_NAME = re.compile(r"\(.*conflicted copy.*\)|\.sync-conflict-\d{8}-\d{6
 _NUMBERED_COPY = re.compile(r"^(.+) [2-9]$")
 _UNTITLED = "untitled"                  # Obsidian itself names new notes "Untitled", "Untitled 1", ...
 _EMPTY_RECORD: Record = ({}, (), (), (), (), (), 0, False)
+_NOT_UTF8 = "not valid UTF-8"
+_BINARY = "binary content"
 _MISS = object()
 
 
@@ -207,7 +210,7 @@ def decode_note(data: bytes) -> tuple[str, tuple[str, ...]]:
         data = data[:MAX_NOTE_BYTES]
         warnings.append(f"larger than {MAX_NOTE_BYTES // (1024 * 1024)} MB: only the first part is indexed")
     if b"\x00" in data[:_BINARY_PROBE]:
-        return "", (*warnings, "binary content (NUL bytes): not parsed")
+        return "", (*warnings, f"{_BINARY} (NUL bytes): not parsed")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -215,7 +218,7 @@ def decode_note(data: bytes) -> tuple[str, tuple[str, ...]]:
             text = data[:exc.start].decode("utf-8", "replace")   # cut inside a character at the limit
         else:
             text = data.decode("utf-8", "replace")
-            warnings.append(f"not valid UTF-8 (first bad byte at {exc.start}): undecodable bytes replaced")
+            warnings.append(f"{_NOT_UTF8} (first bad byte at {exc.start}): undecodable bytes replaced")
     return strip_bom(text), tuple(warnings)
 
 
@@ -422,11 +425,31 @@ def _read(abs_path: str, vault: str) -> tuple[bytes, Stat]:
     return data, (st.st_mtime_ns, st.st_size)
 
 
-def _parse_file(path: str, data: bytes) -> tuple[Record, tuple[str, ...]]:
+def _parse_file(path: str, data: bytes) -> tuple[Record, tuple[str, ...], tuple[Problem, ...]]:
+    """(record, warnings, problems) of a note or canvas."""
     if _is_canvas(path):
-        return canvas_record(data)
+        return (*canvas_record(data), ())
     text, warnings = decode_note(data)
-    return parse_record(text, headings=False), warnings
+    record = parse_record(text, headings=False)
+    return record, warnings, _problems(data, text, record, warnings)
+
+
+def _problems(data: bytes, text: str, record: Record, warnings: tuple[str, ...]) -> tuple[Problem, ...]:
+    """Why a note that looks like a task cannot be read as one (see note.task_problems)."""
+    bad_byte = None
+    if any(w.startswith(_BINARY) for w in warnings):
+        nul = data.find(b"\x00")
+        raw = strip_bom(data[:MAX_NOTE_BYTES].decode("utf-8", "replace"))
+        if not looks_like_task(raw):
+            return ()
+        return ((f"holds NUL bytes (binary content, first at byte {nul}): vaultzoe cannot read this task;"
+                 " remove them or save the note as plain UTF-8 text", data.count(b"\n", 0, nul) + 1),)
+    if any(w.startswith(_NOT_UTF8) for w in warnings):
+        try:
+            data[:MAX_NOTE_BYTES].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad_byte = (exc.start, data.count(b"\n", 0, exc.start) + 1)
+    return task_problems(text, record, bad_byte)
 
 
 # ---------------------------------------------------------------- the index
@@ -447,6 +470,7 @@ class VaultIndex:
         self._tags: dict[str, set[str]] = {}             # tag key -> notes
         self._aliases: dict[str, set[str]] = {}          # folded alias -> notes
         self._tasks: set[str] = set()
+        self._problems: dict[str, tuple[Problem, ...]] = {}  # notes that look like tasks but cannot be read
         self._racy: dict[str, int] = {}                  # changed within RACY_NS -> crc32; re-read on refresh
         self._scan_warnings: list[str] = []
         self._conflicts: set[str] | None = None          # computed lazily; reset when files come or go
@@ -487,14 +511,14 @@ class VaultIndex:
         sources = [p for p in files if _is_note(p) or _is_canvas(p)]
         parsed, link_counts = self._parse_all(sources, files)
         gone = []
-        for path, stat, blob, warnings, targets, summary, digest in parsed:
+        for path, stat, blob, warnings, targets, summary, digest, problems in parsed:
             if stat is None:
                 gone.append(path)
                 continue
             self._stat[path] = stat
             if digest is not None:
                 self._racy[path] = digest
-            self._add_source(path, blob, warnings, targets, summary, count_links=False)
+            self._add_source(path, blob, warnings, targets, summary, problems, count_links=False)
         backlinks = self._backlinks            # the workers counted the links: merge their shares
         for share in link_counts:
             for target, counts in share.items():
@@ -518,7 +542,7 @@ class VaultIndex:
         return self._parse_forked(_chunks_by_size(sources, files))
 
     def _parse_slice(self, paths: list[str], counts: dict | None = None) -> list[tuple]:
-        """[(path, stat | None when gone, record blob, warnings, targets, summary, racy digest)] for sources.
+        """[(path, stat | None when gone, record blob, warnings, targets, summary, racy digest, problems)].
 
         With `counts` ({target: {source: n}}, a share of the backlinks), the links are counted there
         and left out of the summaries (the parent merges the shares instead of a loop per link)."""
@@ -529,13 +553,13 @@ class VaultIndex:
             try:
                 data, stat = _read(os.path.join(root, path), root)
             except FileNotFoundError:
-                out.append((path, None, None, None, None, None, None))
+                out.append((path, None, None, None, None, None, None, None))
                 continue
             except OSError as exc:
                 data, stat = b"", self._stat[path]
-                record, warnings = _EMPTY_RECORD, (f"not readable ({exc.strerror})",)
+                record, warnings, problems = _EMPTY_RECORD, (f"not readable ({exc.strerror})",), ()
             else:
-                record, warnings = _parse_file(path, data)
+                record, warnings, problems = _parse_file(path, data)
                 if b".." in data:
                     warnings += _escaping_links(record, path)
             targets = self._targets(record[2], path)
@@ -549,7 +573,7 @@ class VaultIndex:
                         sources[path] = n
                 summary = summary[:4] + ((),)
             out.append((path, stat, marshal.dumps(record), warnings, targets, summary,
-                        _digest(data) if _racy(stat, now) else None))
+                        _digest(data) if _racy(stat, now) else None, problems))
         return out
 
     def _parse_forked(self, chunks: list[list[str]]) -> tuple[list[tuple], list[dict]]:
@@ -597,17 +621,17 @@ class VaultIndex:
             return results + theirs, [ours]
         return results + spooled[0], [ours, spooled[1]]
 
-    def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...], bool] | None:
-        """Read and parse one file: (record, warnings, whether its bytes changed); None when it vanished."""
+    def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...], tuple[Problem, ...], bool] | None:
+        """Read and parse one file: (record, warnings, problems, whether its bytes changed); None when it vanished."""
         try:
             data, stat = _read(os.path.join(self.root, path), str(self.root))
         except FileNotFoundError:
             return None
         except OSError as exc:
-            return _EMPTY_RECORD, (f"not readable ({exc.strerror})",), True
+            return _EMPTY_RECORD, (f"not readable ({exc.strerror})",), (), True
         changed = self._track(path, stat, now, data)
-        record, warnings = _parse_file(path, data)
-        return record, warnings + _escaping_links(record, path), changed
+        record, warnings, problems = _parse_file(path, data)
+        return record, warnings + _escaping_links(record, path), problems, changed
 
     def _track(self, path: str, stat: Stat, now: int, data: bytes) -> bool:
         """Remember the stat (and for a racy file a digest) a file was read at; True when its bytes changed."""
@@ -673,13 +697,15 @@ class VaultIndex:
     # ------------------------------------------------------------ sources (notes, canvases)
 
     def _add_source(self, path: str, blob: bytes, warnings: tuple[str, ...], targets: tuple,
-                    summary: Summary, count_links: bool = True) -> None:
-        """Index one parsed source: its record (marshalled), resolved links, tags, aliases, task flag."""
+                    summary: Summary, problems: tuple[Problem, ...] = (), count_links: bool = True) -> None:
+        """Index one parsed source: its record (marshalled), resolved links, tags, aliases, task flag, problems."""
         self._records[path] = blob
         if warnings:
             self._file_warnings[path] = warnings
         else:
             self._file_warnings.pop(path, None)
+        if problems:
+            self._problems[path] = problems
         tag_keys, alias_keys, is_task, unresolved_keys, counts = summary
         self._link_targets(path, targets, unresolved_keys, counts if count_links else ())
         if _is_note(path):
@@ -691,11 +717,11 @@ class VaultIndex:
                 self._tasks.add(path)
         self._dirty = True
 
-    def _put(self, path: str, record: Record, warnings: tuple[str, ...]) -> None:
+    def _put(self, path: str, record: Record, warnings: tuple[str, ...], problems: tuple[Problem, ...]) -> None:
         """(Re-)index one source from a fresh parse."""
         self._remove_source(path)
         targets = self._targets(record[2], path)
-        self._add_source(path, marshal.dumps(record), warnings, targets, _summary(record, targets))
+        self._add_source(path, marshal.dumps(record), warnings, targets, _summary(record, targets), problems)
 
     def _remove_source(self, path: str) -> None:
         if path not in self._records:
@@ -709,16 +735,17 @@ class VaultIndex:
         for alias in record[4]:
             self._discard(self._aliases, _fold(alias), path)
         self._tasks.discard(path)
+        self._problems.pop(path, None)
         self._dirty = True
 
     def _record(self, path: str) -> Record:
         """A source's parsed record (kept marshalled: a third of the memory of the tuples)."""
         return marshal.loads(self._records[path])
 
-    def _same(self, path: str, record: Record, warnings: tuple[str, ...]) -> bool:
+    def _same(self, path: str, record: Record, warnings: tuple[str, ...], problems: tuple[Problem, ...]) -> bool:
         """Whether a fresh parse says what the index already holds for `path`."""
         return (path in self._records and self._record(path) == record
-                and self._file_warnings.get(path, ()) == warnings)
+                and self._file_warnings.get(path, ()) == warnings and self._problems.get(path, ()) == problems)
 
     @staticmethod
     def _discard(mapping: dict[str, set[str]], key: str, path: str) -> None:
@@ -913,9 +940,9 @@ class VaultIndex:
         if loaded is None:
             self._remove_file(rel)
             return not is_new
-        record, warnings, changed = loaded
-        if is_new or not self._same(rel, record, warnings):
-            self._put(rel, record, warnings)
+        record, warnings, problems, changed = loaded
+        if is_new or not self._same(rel, record, warnings, problems):
+            self._put(rel, record, warnings, problems)
             return True
         return changed
 
@@ -979,7 +1006,7 @@ class VaultIndex:
             "stat": self._stat, "lower": self._lower, "by_name": self._by_name, "records": self._records,
             "file_warnings": self._file_warnings, "resolved": self._resolved,
             "unresolved_by_key": self._unresolved_by_key, "backlinks": self._backlinks, "tags": self._tags,
-            "aliases": self._aliases, "tasks": self._tasks, "racy": self._racy,
+            "aliases": self._aliases, "tasks": self._tasks, "racy": self._racy, "problems": self._problems,
         }
 
     def save(self, min_interval: float = 0.0) -> None:
@@ -1052,9 +1079,11 @@ class VaultIndex:
         if stat != self._stat.get(rel) or rel in self._racy or rel not in self._records:
             changed = self._track(rel, stat, time.time_ns(), data)
             record = parse_record(text, headings=False) if changed or rel not in self._records else None
-            warnings += _escaping_links(record, rel) if record is not None else ()
-            if record is not None and not self._same(rel, record, warnings):
-                self._put(rel, record, warnings)
+            if record is not None:
+                problems = _problems(data, text, record, warnings)
+                warnings += _escaping_links(record, rel)
+            if record is not None and not self._same(rel, record, warnings, problems):
+                self._put(rel, record, warnings, problems)
                 return note_from_record(rel, record, text, self._file_warnings.get(rel, ()))
         return note_from_record(rel, self._record(rel), text, self._file_warnings.get(rel, ()))
 
@@ -1159,6 +1188,17 @@ class VaultIndex:
         for rel in sorted(self._records):
             found.extend(f"{rel}: {w}" for w in self._file_warnings.get(rel, ()) + self._record(rel)[5])
         return tuple(found)
+
+    def problems(self) -> list[NoteProblem]:
+        """Notes that look like tasks but cannot be read (bad YAML or UTF-8, an unknown status ...), in path order."""
+        skip = set(self.conflicts())
+        return [NoteProblem(path, message, line) for path in sorted(self._problems) if path not in skip
+                for message, line in self._problems[path]]
+
+    def problems_of(self, path: str) -> list[NoteProblem]:
+        """The problems of one note (see `problems`); [] when it has none or is unknown."""
+        rel = self._known(path)
+        return [NoteProblem(rel, message, line) for message, line in self._problems.get(rel, ())] if rel else []
 
     def stats(self) -> dict[str, int]:
         """{"notes", "links", "unresolved", "tags", "tasks"} (see the module docstring)."""

@@ -260,6 +260,70 @@ def _inline_task(body: str, tags: list[tuple[int, str]]) -> bool:
     return bool(offsets) and not all(syntax.in_list_items(body, offsets))
 
 
+# ---------------------------------------------------------------- notes that look like tasks but cannot be read
+
+# vaultzoe's task statuses (tasks/model.py Status; the vault package does not import tasks)
+TASK_STATUSES = ("draft", "proposed", "queued", "running", "checking", "review", "done", "failed", "blocked",
+                 "cancelled")
+
+# A problem as the index keeps it: (message naming the fix, 1-based line in the file or None)
+Problem = tuple[str, "int | None"]
+
+
+@dataclass(frozen=True)
+class NoteProblem:
+    """A note that looks like a task but cannot be read as one (shown in the registry, inbox and doctor)."""
+
+    path: str
+    message: str
+    line: int | None          # 1-based line in the file, None when no one line is at fault
+
+
+_STATUS_LINE = re.compile(r"^[ \t]*(?:-[ \t]+)?['\"]?status['\"]?[ \t]*:", re.M | re.I)
+_TAGS_LINE = re.compile(r"^[ \t]*(?:-[ \t]+)?['\"]?tags['\"]?[ \t]*:", re.M | re.I)
+_TASK_WORD = re.compile(r"(?<![\w/-])#?task(?![\w-])", re.I)
+_INLINE_TASK = re.compile(r"#task(?![\w-])", re.I)
+
+
+def looks_like_task(text: str) -> bool:
+    """Whether raw note text reads like a task even when it does not parse: a `status:` line or a task
+    tag in the frontmatter, or `#task` in the body."""
+    fm_text, body_start = syntax.split_frontmatter(text)
+    if fm_text is None and syntax.opens_frontmatter(text):
+        fm_text, body_start = text, 0                   # never closed: all of it may be meant as properties
+    if fm_text and (_STATUS_LINE.search(fm_text) or (_TAGS_LINE.search(fm_text) and _TASK_WORD.search(fm_text))):
+        return True
+    return _INLINE_TASK.search(text, body_start) is not None
+
+
+def task_problems(text: str, record: Record, bad_byte: tuple[int, int] | None = None) -> tuple[Problem, ...]:
+    """Why a note that looks like a task cannot be read as one; () when it can (or is no task).
+
+    `bad_byte` is (byte offset, 1-based line) of the first byte that is not UTF-8."""
+    found: list[Problem] = []
+    if bad_byte is not None:
+        found.append((f"not valid UTF-8 (byte {bad_byte[0]}): vaultzoe cannot read this task; save the note as"
+                      " UTF-8 (your editor's encoding setting)", bad_byte[1]))
+    fm_text, _ = syntax.split_frontmatter(text)
+    if fm_text is None and syntax.opens_frontmatter(text) and (_STATUS_LINE.search(text) or _TAGS_LINE.search(text)):
+        found.append(("the properties block opened by '---' is never closed: add a line '---' after the last"
+                      " property", 1))
+    elif fm_text is not None and record[5]:
+        problem = syntax.properties_problem(fm_text)
+        if problem is not None:
+            message, line = problem
+            if message.startswith("invalid YAML"):
+                message += ": fix the YAML between the '---' lines"
+            found.append((message, line + 2 if line is not None else 1))
+    if found:
+        return tuple(found) if record[7] or looks_like_task(text) else ()
+    status = record[0].get("status")
+    if record[7] and status not in (None, "") and str(status).strip().lower() not in TASK_STATUSES:
+        line = key_lines(fm_text or "", {"status"}).get("status", 0) + 1
+        found.append((f"status {status!r} is not one vaultzoe knows: use one of {', '.join(TASK_STATUSES)}", line))
+    return tuple(found)
+
+
 # ---------------------------------------------------------------- sections
 
 def _line_starts(text: str) -> list[int]:

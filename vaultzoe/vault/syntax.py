@@ -37,6 +37,11 @@ def split_frontmatter(text: str) -> tuple[str | None, int]:
     return text[opened.end():closed.start()], closed.end()
 
 
+def opens_frontmatter(text: str) -> bool:
+    """Whether text starts with a '---' line (a properties block, closed or not)."""
+    return text.startswith("---") and _FM_OPEN.match(text) is not None
+
+
 # Obsidian reads properties with a YAML 1.2 core schema: `yes`/`on` and dates stay strings.
 _YAML_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _YAML_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -105,7 +110,7 @@ def _construct_mapping(loader: Any, node: Any) -> Any:
     for key_node, value_node in node.value:
         key = _key_text(loader.construct_object(key_node, deep=True))    # JavaScript keys are strings
         if key in mapping:
-            raise DuplicateKey(f"duplicated mapping key {key!r} (line {key_node.start_mark.line + 1})",
+            raise DuplicateKey(f"duplicated mapping key {key!r} (note line {key_node.start_mark.line + 2})",
                                key_node.start_mark.line)
         mapping[key] = loader.construct_object(value_node, deep=True)
 
@@ -247,11 +252,12 @@ def _parse_properties(source: str) -> tuple[dict[str, Any], tuple[str, int | Non
     except AliasBomb as exc:
         return {}, (str(exc), None)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
-        return {}, (f"invalid YAML frontmatter: {_one_line(exc)}", _error_line(exc))
+        return {}, (f"invalid YAML frontmatter: {_yaml_message(exc)}", _error_line(exc))
     if data is None:
         return {}, None
     if not isinstance(data, dict):
-        return {}, (f"frontmatter is a {type(data).__name__}, not a set of properties", 0)
+        return {}, (f"frontmatter is a {type(data).__name__}, not a set of properties: write `name: value`"
+                    " lines between the '---' lines", 0)
     return data, None
 
 
@@ -312,8 +318,13 @@ def _error_line(exc: BaseException) -> int | None:
     return mark.line if mark is not None else None
 
 
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200]
+_YAML_MARK = re.compile(r'in "<unicode string>", line (\d+), column (\d+)')
+
+
+def _yaml_message(exc: Exception) -> str:
+    """A YAML error on one line, its marks counted in note lines (the frontmatter starts on line 2)."""
+    text = " ".join(str(exc).split())
+    return _YAML_MARK.sub(lambda m: f"(note line {int(m.group(1)) + 1}, column {m.group(2)})", text)[:300]
 
 
 def _key_text(key: Any) -> str:
