@@ -19,6 +19,14 @@ class WriteConflict(VaultError):
     """A note changed on disk between our read and our write."""
 
 
+class VaultWriteError(VaultError):
+    """The disk refused a write (full, read-only, no permission); it passes once the human fixes that."""
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
+
+
 class SettingsError(VaultzoeError):
     """Zoe/Zoe.md, a repo note or an agent note holds a value we cannot use."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,84 @@ def test_text_utf8_cannot_hold_is_refused(store, vault):
     with pytest.raises(VaultError, match="UTF-8"):
         store.create("Bad.md", "lone \ud800 surrogate")
     assert not (vault / "Bad.md").exists()
+
+
+# ------------------------------------------------------------------------------------------------ racing editors
+
+
+def leases_work(folder: Path) -> bool:
+    """Whether this kernel and filesystem grant us read leases (the store's guard against late saves)."""
+    import fcntl
+
+    probe = folder / ".lease-probe"
+    probe.write_text("x")
+    fd = os.open(probe, os.O_RDONLY)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        probe.unlink()
+
+
+def human_saves_during_our_fsync(monkeypatch, save: Callable[[], None]) -> None:
+    """Run `save` once, at the first fsync: our temp file is written, our rename has not happened yet."""
+    real_fsync = os.fsync
+    fired = []
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        if not fired:
+            fired.append(True)
+            save()
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_save_renamed_into_place_while_we_write_is_kept(store, vault, monkeypatch):
+    note = vault / "Task.md"
+    note.write_bytes(NOTE.encode())
+
+    def editor_renames_its_save() -> None:
+        temp = vault / ".Task.md.swp"
+        temp.write_bytes(NOTE.encode() + b"Saved by renaming.\r\n")
+        os.replace(temp, note)
+
+    human_saves_during_our_fsync(monkeypatch, editor_renames_its_save)
+    store.edit("Task.md", lambda text: set_frontmatter(text, {"status": "running"}))
+    assert note.read_bytes() == NOTE.replace("queued", "running").encode() + b"Saved by renaming.\r\n"
+    assert entries(vault) == ["Task.md"]
+
+
+def test_a_save_into_the_file_we_replace_is_kept_however_late_it_lands(store, vault, monkeypatch):
+    if not leases_work(vault):
+        pytest.skip("this filesystem grants no file leases; the store falls back to looking again")
+    note = vault / "Task.md"
+    note.write_bytes(NOTE.encode())
+    go_on = threading.Event()
+
+    def editor() -> None:
+        # Opened before our rename (or, with the lease, held in open() until we are done with the old file),
+        # written 0.3 s later: long after any quick look at the replaced file would have ended.
+        with open(note, "r+b") as handle:
+            go_on.wait(0.3)              # (set as soon as our edit has returned)
+            handle.truncate(0)
+            handle.write(NOTE.encode() + b"Written late.\r\n")
+
+    worker = threading.Thread(target=editor)
+
+    def start_the_editor() -> None:
+        worker.start()
+        worker.join(0.1)      # it opens the note now, or waits in open() for our lease
+
+    human_saves_during_our_fsync(monkeypatch, start_the_editor)
+    try:
+        store.edit("Task.md", lambda text: set_frontmatter(text, {"status": "running"}))
+    finally:
+        go_on.set()
+        worker.join()
+    assert note.read_bytes() == NOTE.replace("queued", "running").encode() + b"Written late.\r\n"
+    assert entries(vault) == ["Task.md"]

@@ -16,16 +16,22 @@ API CONTRACT (fixed):
 A missing file reads as Snapshot("", "", exists=False). Text is UTF-8 kept byte for byte (a BOM stays as
 "\\ufeff", CRLF stays "\\r\\n"); a file that is not UTF-8 raises VaultError instead of being rewritten mangled.
 Writes go through a symlink to the note it points at (inside the vault), keep the file's permission bits and
-refuse read-only files. The check and the rename are one step for writers in this process; a human's write
-landing in the microseconds between them is the one race a rename cannot close.
+refuse read-only files. A disk that refuses a write (full, read-only, no permission) raises VaultWriteError
+naming the fix, and leaves no temp file or new empty folder behind.
+
+No human save is overwritten unseen (Linux, see swap.py): a read lease on the note we compared makes an
+editor that opens it for writing wait until we know about it (then the old file goes back under the note's
+name, or its late bytes are read and our change is redone on top of them), and the new file is swapped in
+with RENAME_EXCHANGE, so a save renamed into place meanwhile is seen and put back. Where the kernel or the
+filesystem offers neither, compare-then-rename leaves a window of microseconds.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
-import secrets
 import stat
 import threading
 import time
@@ -34,6 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from vaultzoe.errors import PathOutsideVault, VaultError, WriteConflict
+from vaultzoe.vault import swap
+from vaultzoe.vault.durable import disk_refusals, fsync_folder, make_folders, read_fd, write_all, write_temp
+from vaultzoe.vault.swap import ReadLease
+
+log = logging.getLogger(__name__)
 
 # Filesystems without hard links (some FUSE and network mounts) answer os.link with one of these.
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
@@ -91,7 +102,7 @@ class VaultStore:
         """Replace the file with `text` if it still is what `expected` saw, else raise WriteConflict."""
         target = self._resolve(path)
         data = _encode(text, path)
-        with self._lock_for(target):
+        with self._lock_for(target), disk_refusals(path):
             late = None
             if expected.exists:
                 late = _replace_if_unchanged(target, data, expected.digest, path)
@@ -136,7 +147,7 @@ class VaultStore:
         """Write a new file; False (and nothing written) when the file already exists."""
         target = self._resolve(path)
         data = _encode(text, path)
-        with self._lock_for(target):
+        with self._lock_for(target), disk_refusals(path):
             if not _create_new(target, data):
                 return False
             self._remember(target, data)
@@ -221,38 +232,79 @@ def _replace_if_unchanged(target: Path, data: bytes, digest: str, path: str) -> 
         fd = os.open(target, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
         raise WriteConflict(f"{path} was removed since vaultzoe read it; read it again") from None
+    lease = ReadLease(fd)
     try:
-        current = _read_fd(fd)
+        if lease.take(patience=0.5) is False:
+            raise WriteConflict(f"{path} is being saved right now; vaultzoe will read it again")
+        current = read_fd(fd)
         if digest_of(current) != digest:
             raise WriteConflict(f"{path} changed on disk since vaultzoe read it; read it again and redo the change")
         mode = stat.S_IMODE(os.fstat(fd).st_mode)
         # A rename would succeed in a writable folder anyway; the human's read-only mark is what we honour.
+        if os.statvfs(target.parent).f_flag & os.ST_RDONLY:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
         if not mode & 0o222 or not os.access(target, os.W_OK):
             raise VaultError(f"{path} is read-only: vaultzoe leaves it alone; make it writable to let vaultzoe update it")
-        temp = _write_temp(target, data, mode)
+        temp = write_temp(target, data, mode)
+        ours = os.stat(temp)
         try:
-            os.replace(temp, target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_folder(target.parent)
-        return _late_write(fd, current)
+            exchanged = _swap_in(temp, ours, target, fd, path)
+            fsync_folder(target.parent)
+            if exchanged and lease.broken() and swap.same_file(target, ours):
+                # An editor that opened the note before our swap waits to write into the old file: put that
+                # file back at the note's name, so their bytes land where everyone reads them.
+                swap.exchange(temp, target)
+                fsync_folder(target.parent)
+                raise WriteConflict(f"{path} was being saved while vaultzoe replaced it; read it again")
+        finally:
+            _remove_temp(temp, ours, fd)
+        return _late_write(fd, current, lease)
     finally:
+        lease.release()
         os.close(fd)
 
 
-def _read_fd(fd: int) -> bytes:
-    chunks, offset = [], 0
-    while chunk := os.pread(fd, 1 << 20, offset):
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
+def _swap_in(temp: Path, ours: os.stat_result, target: Path, fd: int, path: str) -> bool:
+    """Rename `temp` over `target` only if `target` is still the file open as `fd` (the one we compared).
+
+    An editor that saves by renaming its own temp file into place between our compare and our rename
+    would be replaced unseen by a plain rename; exchanging the two names lets us look at what we replaced
+    and, when it is their save, put it back. True when exchanged (`temp` now names the replaced file).
+    """
+    try:
+        if not swap.same_file(target, fd):     # the cheap look first: the temp file took a while to write
+            raise WriteConflict(f"{path} was replaced since vaultzoe read it; read it again")
+        if not swap.exchange(temp, target):
+            os.replace(temp, target)     # no exchange here: a save landing in the last microseconds can still be lost
+            return False
+        if not swap.same_file(temp, fd):
+            _put_back(temp, ours, target, path)
+            raise WriteConflict(f"{path} was saved while vaultzoe replaced it; read it again")
+        return True
+    except FileNotFoundError:
+        raise WriteConflict(f"{path} was removed since vaultzoe read it; read it again") from None
 
 
-def _late_write(fd: int, compared: bytes, looks: int = 5) -> bytes | None:
+def _put_back(temp: Path, ours: os.stat_result, target: Path, path: str) -> None:
+    """Their save, swapped out by us a moment ago, goes back to the note's name (unless they saved again)."""
+    if swap.same_file(target, ours) and swap.exchange(temp, target):
+        return
+    log.warning("%s: an editor saved twice while vaultzoe replaced it; its earlier save is kept as %s",
+                path, temp.name)
+
+
+def _remove_temp(temp: Path, ours: os.stat_result, replaced_fd: int) -> None:
+    """Remove our temp name when it holds our file or the one we replaced; never someone else's save."""
+    if swap.same_file(temp, ours) or swap.same_file(temp, replaced_fd):
+        temp.unlink(missing_ok=True)
+
+
+def _late_write(fd: int, compared: bytes, lease: ReadLease, looks: int = 5) -> bytes | None:
     """What someone wrote into the file we just replaced after we compared it; None when nobody did."""
+    if lease.held:
+        return _late_write_leased(fd, compared, lease)
     for _ in range(looks):
-        now = _read_fd(fd)
+        now = read_fd(fd)
         if now == compared:
             return None
         if now:
@@ -261,10 +313,39 @@ def _late_write(fd: int, compared: bytes, looks: int = 5) -> bytes | None:
     return None
 
 
+def _late_write_leased(fd: int, compared: bytes, lease: ReadLease, patience: float = 2.0) -> bytes | None:
+    """With the lease: no save into the file we replaced goes unseen, however late it lands.
+
+    An unbroken lease means nobody asked to write the old file since we compared it. A broken one means an
+    editor that resolved the note before our rename waits in open(): let it through, then wait until its
+    bytes are there and nobody has the file open for writing any more (or `patience` runs out).
+    """
+    if lease.broken():
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            lease.release()
+            time.sleep(0.002)       # the writer we held back goes first
+            if lease.take(patience=max(deadline - time.monotonic(), 0.0)) is not True:
+                break
+            now = read_fd(fd)
+            if now != compared and not lease.broken():
+                return now
+    now = read_fd(fd)
+    return None if now == compared else now
+
+
 def _create_new(target: Path, data: bytes) -> bool:
     """Put a complete new file in place unless one exists; False when it does."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = _write_temp(target, data, mode=None)
+    made = make_folders(target.parent)
+    try:
+        temp = write_temp(target, data, mode=None)
+    except BaseException:
+        for folder in reversed(made):        # a failed write leaves no empty folders behind either
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
     try:
         # link() never replaces an existing file, so a file created meanwhile by someone else is safe.
         os.link(temp, target)
@@ -276,7 +357,7 @@ def _create_new(target: Path, data: bytes) -> bool:
         return _create_exclusive(target, data)
     finally:
         temp.unlink(missing_ok=True)
-    _fsync_folder(target.parent)
+    fsync_folder(target.parent)
     return True
 
 
@@ -286,40 +367,12 @@ def _create_exclusive(target: Path, data: bytes) -> bool:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
         return False
-    _write_all(fd, data)
-    _fsync_folder(target.parent)
+    try:
+        write_all(fd, data)
+    except BaseException:
+        target.unlink(missing_ok=True)     # ours alone: nobody else could have created it
+        raise
+    fsync_folder(target.parent)
     return True
 
 
-def _write_temp(target: Path, data: bytes, mode: int | None) -> Path:
-    """A fully written and fsynced dot-file beside `target` (hidden from Obsidian and the watcher)."""
-    temp = target.with_name(f".{target.name[:80]}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        _write_all(fd, data, mode)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
-
-
-def _write_all(fd: int, data: bytes, mode: int | None = None) -> None:
-    """Set the mode (open() is subject to the umask), write, fsync and close."""
-    try:
-        if mode is not None:
-            os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
