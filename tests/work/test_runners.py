@@ -65,12 +65,14 @@ def test_run_to_completion_with_output_and_exit_code(runner, tmp_path, wait_unti
 
 
 def test_agent_gets_env_but_argv_json_keeps_only_names_and_stdin_is_closed(runner, tmp_path, wait_until):
-    code = "import os, sys; print('secret=' + os.environ['API_TOKEN']); print('stdin=' + repr(sys.stdin.read()))"
+    code = ("import os, sys; open('seen', 'w').write(os.environ['API_TOKEN']); "
+            "print('secret=' + os.environ['API_TOKEN']); print('stdin=' + repr(sys.stdin.read()))")
     spec = spec_for(tmp_path, [PY, "-c", code], env={"API_TOKEN": "s3cr3t-value"})
     runner.start(spec)
     assert ended(runner, spec.run_dir, wait_until).exit_code == 0
 
-    assert "secret=s3cr3t-value" in runner.tail(spec.run_dir)
+    assert (spec.workdir / "seen").read_text() == "s3cr3t-value"
+    assert "secret=[REDACTED]" in runner.tail(spec.run_dir)      # what the runner reads back is redacted
     assert "stdin=''" in runner.tail(spec.run_dir)
     for name in ("argv.json", "supervisor.json", "agent.json", "exit.json"):
         assert "s3cr3t" not in (spec.run_dir / name).read_text()

@@ -16,8 +16,11 @@ As built: the supervisor is launched as `python -P <path of supervise.py> RUN_DI
 vaultzoe is installed in that interpreter) in a new session; the agent is its child, leader of its own
 process group inside that session, so the supervisor survives killing the agent's group and can record
 the exit. The pid files are supervisor.json and agent.json (pid + create time, to detect pid reuse);
-`started` is in argv.json. The agent's environment is os.environ + spec.env, handed over in the
-supervisor's own environment: values never touch the disk, argv.json lists only the names.
+`started` is in argv.json. The agent's environment is childenv.child_env(spec.env) (the user's without
+credentials, plus spec.env), handed over in the supervisor's own environment: values never touch the disk,
+argv.json lists only the names (and the names withheld). What the runner reads back from a log (tail,
+read_log, a command's output tail) is redacted: nothing downstream ever sees an agent's raw output. Run
+directories are private to the user (0700, files 0600).
 """
 
 from __future__ import annotations
@@ -32,11 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..brain.redact import redact
 from ..errors import RunnerError
 from ..protocols import RunSpec, RunState
+from ..settings import STATE_DIR
 from . import supervise as sv
+from .childenv import child_env, withheld_names
 
 SUPERVISOR_SCRIPT = Path(sv.__file__).resolve()
+TAIL_MARGIN = 4096          # read this much more than asked, redact, then cut: no half token at the cut
 PID_REUSE_SLACK_S = 1.0     # create times computed by two processes may differ by boot-time rounding
 
 
@@ -60,15 +67,21 @@ class Completed:
 def run_logged(argv: Sequence[str], cwd: Path, log_path: Path, timeout_s: float | None,
                limit_bytes: int = 20_000_000, tail_bytes: int = 4000,
                env: Mapping[str, str] | None = None) -> Completed:
-    """Run argv (no shell) in cwd, output to a fresh capped log_path; the whole group dies on timeout."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    """Run argv (no shell) in cwd without the user's credentials, output to a fresh private capped log_path
+    (the whole group dies on timeout); the output tail comes back redacted."""
+    private_dir(log_path.parent)
     for old in (log_path, sv.rotated_path(log_path)):
         old.unlink(missing_ok=True)
-    full_env = {**os.environ, **env} if env else None
     outcome = sv.run_capped(argv, cwd, log_path, limit=limit_bytes, timeout_s=timeout_s, grace_s=2.0,
-                            env=full_env)
+                            env=child_env(env))
     return Completed(exit_code=None if outcome.error else outcome.exit_code, timed_out=outcome.timed_out,
-                     output_tail=sv.read_tail(log_path, tail_bytes), error=outcome.error)
+                     output_tail=redacted_tail(log_path, tail_bytes), error=outcome.error)
+
+
+def private_dir(path: Path) -> None:
+    """Create path (and missing parents) readable by the user only; tighten it when it already exists."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
 
 
 # ---------------------------------------------------------------- process identity
@@ -150,7 +163,7 @@ class ProcessRunner:
         """Launch the supervisor for spec and wait briefly until the agent itself is running."""
         run_dir = spec.run_dir
         _check_startable(spec)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        private_run_dir(run_dir)
         sv.write_json_atomic(run_dir / sv.ARGV_FILE, _spec_record(spec, self.grace_s))
         proc = self._launch(run_dir, spec.env)
         sv.write_json_atomic(run_dir / sv.SUPERVISOR_FILE,
@@ -161,8 +174,8 @@ class ProcessRunner:
     def _launch(self, run_dir: Path, env: Mapping[str, str]) -> subprocess.Popen:
         argv = [sys.executable, "-P", str(SUPERVISOR_SCRIPT), str(run_dir)]
         try:
-            with open(run_dir / sv.SUPERVISOR_LOG_FILE, "ab") as log:
-                proc = subprocess.Popen(argv, cwd=run_dir, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+            with sv.open_private(run_dir / sv.SUPERVISOR_LOG_FILE, "ab") as log:
+                proc = subprocess.Popen(argv, cwd=run_dir, env=child_env(env), stdin=subprocess.DEVNULL,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                         close_fds=True)
         except OSError as exc:
@@ -201,12 +214,12 @@ class ProcessRunner:
         return self._stop(run_dir, "timeout", timed_out=True)
 
     def tail(self, run_dir: Path, max_bytes: int = 4000) -> str:
-        """The end of the agent's output log, decoded with errors="replace"."""
-        return sv.read_tail(run_dir / sv.LOG_FILE, max_bytes)
+        """The end of the agent's output log, decoded with errors="replace", redacted."""
+        return tail(run_dir, max_bytes)
 
     def read_log(self, run_dir: Path) -> str:
-        """The whole kept output log (both rotated halves), decoded with errors="replace"."""
-        return sv.read_all(run_dir / sv.LOG_FILE)
+        """The whole kept output log (both rotated halves), decoded with errors="replace", redacted."""
+        return redact(sv.read_all(run_dir / sv.LOG_FILE))
 
     # -------------------------------------------------------- stopping
 
@@ -271,7 +284,7 @@ def _spec_record(spec: RunSpec, grace_s: float) -> dict[str, Any]:
     started = time.time()
     return {
         "task_id": spec.task_id, "attempt": spec.attempt, "argv": list(spec.argv), "workdir": str(spec.workdir),
-        "env_keys": sorted(spec.env), "timeout_s": spec.timeout_s,
+        "env_keys": sorted(spec.env), "env_withheld": withheld_names(extra=spec.env), "timeout_s": spec.timeout_s,
         "deadline": started + spec.timeout_s if spec.timeout_s is not None else None,
         "grace_s": grace_s, "log_limit_bytes": spec.log_limit_bytes, "started": started,
     }
@@ -299,5 +312,24 @@ def _kill_group(pgid: int, grace_s: float) -> None:
 
 
 def tail(run_dir: Path, max_bytes: int = 4000) -> str:
-    """The end of a run's output log, for callers without a runner at hand."""
-    return sv.read_tail(run_dir / sv.LOG_FILE, max_bytes)
+    """The end of a run's output log, redacted, for callers without a runner at hand."""
+    return redacted_tail(run_dir / sv.LOG_FILE, max_bytes)
+
+
+def redacted_tail(log_path: Path, max_bytes: int) -> str:
+    """The last max_bytes of a log, redacted before the cut: a token the cut would halve is hidden whole."""
+    return redact(sv.read_tail(log_path, max_bytes + TAIL_MARGIN))[-max_bytes:]
+
+
+def private_run_dir(run_dir: Path) -> None:
+    """Make run_dir, the folders between it and the vault's state folder (that one too), and the files already
+    in it (the prompt) private to the user."""
+    private_dir(run_dir)
+    parts = run_dir.parts
+    if STATE_DIR in parts[:-1]:
+        top = len(parts) - 1 - parts[::-1].index(STATE_DIR)
+        for depth in range(top, len(parts) - 1):
+            os.chmod(Path(*parts[:depth + 1]), 0o700)
+    for entry in run_dir.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            os.chmod(entry, 0o600)

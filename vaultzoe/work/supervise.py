@@ -46,10 +46,21 @@ EXIT_NOT_STARTED = 127   # like a shell: the program could not be run
 # ---------------------------------------------------------------- small file helpers
 
 
+PRIVATE_FILE = 0o600     # run records and logs hold prompts and agent output: the user's eyes only
+
+
+def open_private(path: Path, mode: str = "ab") -> Any:
+    """open(path, mode) creating the file 0600 (an existing file is tightened too)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)
+    return os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON via a dot-temp file, fsync and rename, so readers never see half a record."""
+    """Write JSON via a private dot-temp file, fsync and rename, so readers never see half a record."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with open_private(tmp, "w") as handle:
         json.dump(data, handle)
         handle.flush()
         os.fsync(handle.fileno())
@@ -90,7 +101,7 @@ class CappedLog:
         self.part_limit = max(limit // 2, 1)
         self.bytes_seen = 0
         self.rotations = 0
-        self._file = open(path, "ab")
+        self._file = open_private(path, "ab")
         self._size = self._file.tell()
 
     def write(self, data: bytes) -> None:
@@ -109,7 +120,7 @@ class CappedLog:
     def _rotate(self) -> None:
         self._file.close()
         os.replace(self.path, rotated_path(self.path))
-        self._file = open(self.path, "wb")
+        self._file = open_private(self.path, "wb")
         self._size = 0
         self.rotations += 1
 
