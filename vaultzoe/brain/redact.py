@@ -298,10 +298,8 @@ def _entropy(text: str) -> float:
 
 def _decode(run: str) -> str | None:
     """The text a hex or base64 run encodes, or None when it encodes no readable text."""
-    if _HEX.fullmatch(run):
-        if len(run) % 2:
-            return None
-        return _as_text(binascii.unhexlify(run))
+    if _HEX.fullmatch(run):     # a cut block has an odd length: the cut is usually at the start
+        return _as_text(binascii.unhexlify(run if len(run) % 2 == 0 else run[1:]))
     body = run.rstrip("=")
     if "=" in body:
         return None
