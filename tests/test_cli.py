@@ -48,7 +48,7 @@ def test_note_json_one_object_per_path(demo_vault):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2
     first = json.loads(lines[0])
-    assert set(first) == {"path", "frontmatter", "tags", "links", "headings", "is_task", "warnings"}
+    assert set(first) == {"path", "frontmatter", "tags", "links", "headings", "is_task", "warnings", "problems"}
     assert first["path"] == paths[0]
     truth = json.loads((GROUND / "metadata" / "links_everywhere.json").read_text())
     assert first["tags"] == truth["getAllTags"]

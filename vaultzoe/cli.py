@@ -76,7 +76,8 @@ def note_record(idx, parsed) -> dict:
              for ln in parsed.links]
     return {"path": parsed.path, "frontmatter": parsed.frontmatter, "tags": list(parsed.tags), "links": links,
             "headings": [{"heading": h.text, "level": h.level} for h in parsed.headings],
-            "is_task": parsed.is_task, "warnings": list(parsed.warnings)}
+            "is_task": parsed.is_task, "warnings": list(parsed.warnings),
+            "problems": [{"message": p.message, "line": p.line} for p in idx.problems_of(parsed.path)]}
 
 
 def _describe(record: dict) -> str:
@@ -85,6 +86,7 @@ def _describe(record: dict) -> str:
     for ln in record["links"]:
         lines.append(f"  {'embed' if ln['embed'] else 'link'} {ln['original']} -> {ln['resolved'] or 'unresolved'}")
     lines += [f"  warning: {w}" for w in record["warnings"]]
+    lines += [f"  problem (line {p['line']}): {p['message']}" for p in record["problems"]]
     return "\n".join(lines)
 
 

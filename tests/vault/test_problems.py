@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,17 @@ def test_looks_like_task():
     assert looks_like_task("---\ntags:\n  - project\n  - task\n---\n")
     assert looks_like_task("body with #task/bug")
     assert not looks_like_task("---\ntags: [taskforce]\n---\n#tasks are many")
+
+
+def test_the_note_command_shows_problems(vault: Path):
+    from typer.testing import CliRunner
+
+    from vaultzoe.cli import app
+
+    write(vault, "T.md", "---\nstatus: queued\nstatus: done\ntags: [task]\n---\n")
+    result = CliRunner().invoke(app, ["note", str(vault), "T.md", "--json"])
+    assert result.exit_code == 0, result.output
+    problems = json.loads(result.stdout)["problems"]
+    assert len(problems) == 1 and problems[0]["line"] == 3 and "duplicated mapping key" in problems[0]["message"]
+    text = CliRunner().invoke(app, ["note", str(vault), "T.md"]).stdout
+    assert "problem (line 3): invalid YAML frontmatter" in text
