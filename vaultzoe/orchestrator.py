@@ -598,7 +598,7 @@ class Orchestrator:
             attempt_summary=current.final_message[-2000:] if current else "",
             ui="#ui" in (summary.tags if summary else ()) or "#task/ui" in (summary.tags if summary else ()),
             private=summary.private if summary else True,
-            pr_number=state.pr_number,
+            pr_number=state.pr_number, refs_at_start=current.refs_at_start if current else "",
         )
 
     # ------------------------------------------------------------ actions
@@ -716,7 +716,8 @@ class Orchestrator:
         if repo.setup and (worktree.created or (run_dir / SETUP_PENDING).exists()):
             self._setup(repo, worktree, run_dir)
         plan, record = self._plan(task, task_brief, repo, attempt.number)
-        attempt = replace(attempt, agent=plan.agent, model=plan.model, planner=plan.planner, reason=plan.reason)
+        attempt = replace(attempt, agent=plan.agent, model=plan.model, planner=plan.planner, reason=plan.reason,
+                          refs_at_start=attempt.refs_at_start or worktree.refs)
         task.state = task.state.with_attempt(attempt)
         self._save(task)                 # the plan is durable before the agent exists
         self._write_attempt(task, attempt, record)
