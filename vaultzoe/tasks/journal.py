@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from ..brain.redact import redact
 from ..protocols import AgentReport, Plan
 from ..settings import ATTEMPTS_DIR, INBOX_NOTE, REGISTRY_NOTE
 from ..vault.edit import get_block, replace_block, set_frontmatter
@@ -134,13 +135,13 @@ def _report_lines(rec: AttemptRecord) -> list[str]:
         lines.append(f"- Tokens: {r.input_tokens} in, {r.output_tokens} out")
     if r.commands:
         lines.append("- Commands run:")
-        lines += [f"    - `{one_line(c, 200).replace('`', chr(39))}`" for c in r.commands[:50]]
+        lines += [f"    - `{one_line(redact(c), 200).replace('`', chr(39))}`" for c in r.commands[:50]]
     if r.files_changed:
         lines.append("- Files changed: " + ", ".join(f"`{f}`" for f in r.files_changed[:100]))
     if r.is_error:
-        lines.append(f"- Error: {one_line(r.error, 500)}")
+        lines.append(f"- Error: {one_line(redact(r.error), 500)}")
     if r.final_message:
-        lines += ["- Final message:", "", fence(r.final_message[-4000:])]
+        lines += ["- Final message:", "", fence(redact(r.final_message)[-4000:])]   # again: old task memory may hold raw text
     return lines
 
 
@@ -173,7 +174,7 @@ def attempt_body(rec: AttemptRecord) -> str:
         lines += ["## Result", f"- Exit code: {a.exit_code}"]
         lines += [f"- {n}: {CHECK_MARKS.get(st, st)} {one_line(d, 200)}" for n, st, d in s.checks]
         if a.evidence:
-            lines += ["", "Evidence:", "", fence(a.evidence[-6000:])]
+            lines += ["", "Evidence:", "", fence(redact(a.evidence)[-6000:])]
         lines.append("")
     if a.steers:
         lines += ["## Steering", *[f"- {one_line(m, 500)}" for m in a.steers], ""]
@@ -182,8 +183,20 @@ def attempt_body(rec: AttemptRecord) -> str:
     if rec.plan and rec.plan.log:
         lines += ["## Planner log", *[f"- {one_line(x, 500)}" for x in rec.plan.log], ""]
     if rec.plan:
-        lines += ["## Prompt", "", fence(rec.plan.prompt, "markdown"), ""]
+        lines += ["## Prompt", "", *_prompt_lines(rec.plan.prompt, a.run_dir), ""]
     return "\n".join(lines)
+
+
+PROMPT_SHOWN_CHARS = 20_000
+
+
+def _prompt_lines(prompt: str, run_dir: str) -> list[str]:
+    """The prompt as sent; a long one only begins here and points at the run's copy (attempt notes stay small)."""
+    if len(prompt) <= PROMPT_SHOWN_CHARS:
+        return [fence(prompt, "markdown")]
+    return [fence(prompt[:PROMPT_SHOWN_CHARS], "markdown"), "",
+            f"(the first {PROMPT_SHOWN_CHARS:,} of {len(prompt):,} characters; the whole prompt is in "
+            f"`{run_dir}/prompt.md`)"]
 
 
 def render_attempt(text: str, rec: AttemptRecord) -> str:
