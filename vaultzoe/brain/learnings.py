@@ -54,6 +54,8 @@ _COMMENTS = re.compile(r"%%.*?%%|<!--.*?-->", re.S)
 _TRAILING_LINK = re.compile(r"\s*\(\[\[[^\]]*\]\]\)\s*$")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 KIND_MAX = 64
+_QUOTED_OUTPUT = re.compile(r"\s*(?:Last output:|The end of its output:|`{3})")   # where evidence quotes output
+LESSON_CHARS = 240
 _TABLE_ROW = re.compile(r"^\|\s*([^|]+?)\s*\|" + r"\s*([^|]*?)\s*\|" * 6 + r"\s*$", re.M)
 
 STATS_HEADING = "## Outcomes by agent and model"
@@ -252,7 +254,9 @@ def _worked_line(outcome: Outcome) -> str:
 
 
 def _lesson_marker(outcome: Outcome) -> str:
-    return _one_line(redact(outcome.lesson))
+    """The lesson's headline, redacted: never the output quoted under it as evidence (it may hold anything)."""
+    first = next((line for line in outcome.lesson.splitlines() if line.strip()), "")
+    return _one_line(redact(_QUOTED_OUTPUT.split(first, maxsplit=1)[0]))[:LESSON_CHARS]
 
 
 def _lesson_line(outcome: Outcome) -> str:
