@@ -4,42 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from vaultzoe.errors import VaultError, VaultWriteError
 from vaultzoe.vault.store import VaultStore
 
+from ..tinydisk import fill, remount, tiny_disk  # noqa: F401 - the fixture
+
 NOTE = "---\nstatus: queued\n---\nThe human's words.\n"
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KB tmpfs (root only; skipped where mounting is not permitted)."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip() or done.returncode}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Take every free block of the disk that holds `folder`."""
-    ballast = folder / "ballast.bin"
-    with open(ballast, "wb", buffering=0) as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-        except OSError as error:
-            assert error.errno == errno.ENOSPC
-    return ballast
 
 
 def test_a_full_disk_is_one_typed_error_no_temp_file_and_recovers(tiny_disk):
@@ -68,11 +41,11 @@ def test_a_read_only_file_system_is_one_typed_error(tiny_disk):
     vault.mkdir()
     (vault / "Task.md").write_text(NOTE)
     store = VaultStore(vault)
-    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    remount(tiny_disk, "ro")
     with pytest.raises(VaultWriteError, match="read-only: remount it read-write") as caught:
         store.edit("Task.md", lambda text: text + "more\n")
     assert caught.value.errno == errno.EROFS
-    subprocess.run(["mount", "-o", "remount,rw", str(tiny_disk)], check=True)
+    remount(tiny_disk, "rw")
     store.edit("Task.md", lambda text: text + "more\n")
     assert (vault / "Task.md").read_text() == NOTE + "more\n"
 

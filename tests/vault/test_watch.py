@@ -25,9 +25,11 @@ from watchdog.events import (
     FileOpenedEvent,
 )
 
-from vaultzoe.errors import AlreadyRunning, VaultError
+from vaultzoe.errors import AlreadyRunning, VaultError, VaultWriteError
 from vaultzoe.vault.store import VaultStore
 from vaultzoe.vault.watch import Batch, Change, Debouncer, VaultWatcher, change_of, is_ignored, vault_lock
+
+from ..tinydisk import fill, remount, tiny_disk  # noqa: F401 - the fixture
 
 # Generous: a loaded 2-core machine may take seconds to deliver an event; tests wait for conditions, not sleeps.
 PATIENCE = 20.0
@@ -458,3 +460,38 @@ def test_the_lock_needs_an_existing_vault(tmp_path):
         with vault_lock(tmp_path / "nope"):
             pass
     assert not (tmp_path / "nope").exists()
+
+
+def test_the_lock_holds_on_a_full_disk_without_its_pid(tiny_disk, caplog):
+    vault = tiny_disk / "vault"
+    (vault / ".vaultzoe").mkdir(parents=True)
+    (vault / ".vaultzoe" / "watch.lock").touch()
+    fill(tiny_disk)
+    with vault_lock(vault) as lock_path:
+        assert lock_path.read_bytes() == b""
+        with pytest.raises(AlreadyRunning, match="already working on"):
+            with vault_lock(vault):
+                pass
+    assert "the lock holds all the same" in caplog.text
+    with vault_lock(vault):
+        pass
+
+
+def test_the_lock_holds_on_a_read_only_disk(tiny_disk):
+    vault = tiny_disk / "vault"
+    (vault / ".vaultzoe").mkdir(parents=True)
+    (vault / ".vaultzoe" / "watch.lock").write_text("12345\n")
+    remount(tiny_disk, "ro")
+    with vault_lock(vault):
+        with pytest.raises(AlreadyRunning):
+            with vault_lock(vault):
+                pass
+
+
+def test_a_lock_that_cannot_be_created_names_the_fix(tiny_disk):
+    vault = tiny_disk / "vault"
+    vault.mkdir()
+    remount(tiny_disk, "ro")
+    with pytest.raises(VaultWriteError, match="Cannot create .*watch.lock .*Read-only file system.*writable"):
+        with vault_lock(vault):
+            pass

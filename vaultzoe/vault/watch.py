@@ -46,7 +46,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from vaultzoe.errors import AlreadyRunning, VaultError
+from vaultzoe.errors import AlreadyRunning, VaultError, VaultWriteError
 from vaultzoe.vault.pruned_inotify import pruned_observer
 
 log = logging.getLogger(__name__)
@@ -340,22 +340,41 @@ def _watch_failure(root: Path, error: OSError) -> str:
 
 @contextmanager
 def vault_lock(root: Path) -> Iterator[Path]:
-    """Hold <vault>/.vaultzoe/watch.lock for the duration; AlreadyRunning when another process holds it."""
+    """Hold <vault>/.vaultzoe/watch.lock for the duration; AlreadyRunning when another process holds it.
+
+    A disk that refuses writes (full, read-only) does not stop us: the pid in the file is only a courtesy,
+    and flock works on a descriptor opened read-only.
+    """
     root = Path(root)
     if not root.is_dir():
         raise VaultError(f"No vault at {root}: create the folder or give the path of an existing vault")
     lock_path = root / LOCK_FOLDER / LOCK_FILE
-    lock_path.parent.mkdir(exist_ok=True)
-    # os.open's descriptor is not inherited by agents we spawn, so the lock dies with this process alone.
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(lock_path)
     try:
         _take_lock(fd, root, lock_path)
         try:
             yield lock_path
         finally:
-            os.ftruncate(fd, 0)
+            _leave_pid(fd, b"")
     finally:
         os.close(fd)
+
+
+def _open_lock(lock_path: Path) -> int:
+    """The lock file's descriptor (os.open's is not inherited by agents, so the lock dies with this process)."""
+    try:
+        lock_path.parent.mkdir(exist_ok=True)
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
+            raise
+        try:
+            return os.open(lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise VaultWriteError(
+                f"Cannot create {lock_path} ({os.strerror(error.errno)}): free some space or make "
+                f"{lock_path.parent.parent} writable, then start vaultzoe again", error.errno
+            ) from error
 
 
 def _take_lock(fd: int, root: Path, lock_path: Path) -> None:
@@ -364,8 +383,18 @@ def _take_lock(fd: int, root: Path, lock_path: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise AlreadyRunning(_already_running(root, lock_path, _holder_pid(fd))) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _leave_pid(fd, f"{os.getpid()}\n".encode())
+
+
+def _leave_pid(fd: int, text: bytes) -> None:
+    """Write (or clear) our pid in the lock file; a full or read-only disk only costs the courtesy."""
+    try:
+        os.ftruncate(fd, 0)
+        if text:
+            os.pwrite(fd, text, 0)
+    except OSError as error:
+        if text:
+            log.warning("could not write the pid into the lock file (%s); the lock holds all the same", error.strerror)
 
 
 def _holder_pid(fd: int) -> int | None:
