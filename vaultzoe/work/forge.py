@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..brain.redact import redact
 from ..errors import ForgeError, TaskBlocked, WorkspaceError
 from ..protocols import CheckItem, Forge, ForgeJob, ForgeReport
 from ..settings import SETTINGS_NOTE, RepoConfig, Settings
@@ -217,7 +218,7 @@ class LocalForge:
         try:
             return replace(facts, pushed=self.workspace.push(job.repo, job.branch, job.worktree))
         except (ForgeError, WorkspaceError) as exc:
-            return replace(facts, push_error=str(exc))
+            return replace(facts, push_error=redact(str(exc)))   # git's words may quote a remote URL's token
 
 
 def save_report(log_dir: Path, report: ForgeReport, refs: str = "") -> None:
