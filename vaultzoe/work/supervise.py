@@ -13,6 +13,7 @@ Run directory:
     output.log       the agent's stdout+stderr; output.1.log holds the part before the last rotation
     stop.json        {"reason", "timed_out"} written by the runner before it asks for a stop
     exit.json        the outcome, written here atomically when the agent and its group are gone
+Every file here is created 0600 (open_private): prompts and agent output are the user's eyes only.
 """
 
 from __future__ import annotations
