@@ -38,6 +38,8 @@ from .tasks.state import StateStore
 from .vault.index import VaultIndex
 from .vault.note import Note
 from .vault.store import VaultStore
+from .work.runners import private_run_dir
+from .work.supervise import open_private
 from .work.workspace import Workspace
 
 log = logging.getLogger("vaultzoe")
@@ -555,14 +557,14 @@ class Orchestrator:
                              pr_url=report.pr_url or task.state.pr_url)
         current = task.state.current
         if current is not None and (report.evidence or report.feedback):
-            task.state = task.state.with_attempt(replace(current, check_output=report.evidence,
-                                                         feedback=report.feedback))
+            task.state = task.state.with_attempt(replace(current, check_output=ctx.redact(report.evidence),
+                                                         feedback=ctx.redact(report.feedback)))
         return report
 
     def _agent_report(self, agent_cfg: AgentConfig, run: RunState) -> AgentReport:
         try:
             reader = getattr(self.parts.runner, "read_log", None)
-            text = reader(run.run_dir) if reader else run.log_path.read_text(encoding="utf-8", errors="replace")
+            text = reader(run.run_dir) if reader else ctx.redact(run.log_path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             return AgentReport()
         return self.parts.make_agent(agent_cfg).report(text)
@@ -572,7 +574,7 @@ class Orchestrator:
         if tail is not None:
             return tail(run.run_dir, limit)
         try:
-            return run.log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
+            return ctx.redact(run.log_path.read_text(encoding="utf-8", errors="replace")[-limit - 4000:])[-limit:]
         except OSError:
             return ""
 
@@ -665,7 +667,7 @@ class Orchestrator:
         state = task.state
         last = state.current
         first_try = merged and state.attempts_this_round == 1
-        lesson = "" if merged else one_line(last.evidence, 300)
+        lesson = "" if merged else d.first_line(ctx.redact(last.evidence), 300)   # never raw output in lessons
         return learnings.Outcome(
             task_id=state.id, task_path=state.path, attempt=last.number, agent=last.agent, model=last.model,
             succeeded_first_try=first_try, merged=merged, cost_usd=state.cost_usd, duration_s=None,
@@ -811,9 +813,11 @@ class Orchestrator:
         run_dir = Path(attempt.run_dir)
         if steer_no:    # beside the attempt's first run, which keeps the task's prompt
             run_dir = run_dir.parent / f"{attempt.number}-steer{steer_no}"
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_run_dir(run_dir)             # prompts hold business context: the user's eyes only
         prompt_file = run_dir / "prompt.md"
-        prompt_file.write_text(prompt, encoding="utf-8")
+        with open_private(prompt_file, "w") as handle:
+            handle.write(prompt)
         workdir = Path(task.state.worktree)
         inv = agent.invocation(prompt_file=prompt_file, workdir=workdir, task_id=task.state.id,
                                attempt=attempt.number, model=attempt.model, resume_session=resume)

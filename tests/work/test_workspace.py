@@ -246,3 +246,18 @@ def test_refs_are_recorded_at_start_and_base_moves_say_what_they_took(git_repo, 
     [later] = ws.base_moves(git_repo.repo, BRANCH, "main", tree.base_commit, human, now)
     assert (later.new, later.took, later.holds_tip) == (tip, 0, True)    # the branch's tip was there before
     assert ws.base_moves(git_repo.repo, BRANCH, "main", tree.base_commit, human, human) == []
+
+
+def test_the_repos_git_hooks_never_run_in_vaultzoes_own_git_commands(git_repo, ws, tmp_path, monkeypatch):
+    # an agent can write .git/hooks from its worktree; vaultzoe's git commands carry the user's credentials
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "h" * 36)
+    spied = tmp_path / "hook-ran"
+    hooks = git_repo.path / ".git" / "hooks"
+    for name in ("post-checkout", "pre-push"):
+        hook = hooks / name
+        hook.write_text(f"#!/bin/sh\nenv >> {spied}\n")
+        hook.chmod(0o755)
+    tree = ws.ensure(git_repo.repo, BRANCH, "t1")
+    git_repo.commit_file(tree.path, "a.txt", "a", "agent work")
+    assert ws.push(git_repo.repo, BRANCH, tree.path)
+    assert not spied.exists(), spied.read_text()[:200]

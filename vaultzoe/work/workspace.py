@@ -41,7 +41,11 @@ from ..errors import PushRejected, WorkspaceError
 from ..settings import RepoConfig
 from .runners import run_logged
 
-GIT_ENV = {"GIT_TERMINAL_PROMPT": "0"}   # never wait for a password nobody will type
+# Never wait for a password nobody will type, and never run the repo's hooks: an agent can write
+# .git/hooks from its worktree, and vaultzoe's own git commands (worktree add, push) carry the user's
+# environment and credentials. (GIT_CONFIG_COUNT needs git 2.31.)
+GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath",
+           "GIT_CONFIG_VALUE_0": "/dev/null"}
 PUSH_TIMEOUT_S = 300
 
 
