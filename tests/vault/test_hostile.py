@@ -6,10 +6,13 @@ Each case parses its input at two sizes, 4x apart, and asserts the time ratio st
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaultzoe.vault import syntax
 from vaultzoe.vault.note import parse_note, parse_record
@@ -41,6 +44,9 @@ HOSTILE = {      # name: (input of size n, n); 4n is tens to hundreds of KB
     "unclosed brackets before many links": (lambda n: "[" + "](" * n, 10_000),
     "unclosed code spans of many widths":
         (lambda n: "".join("`" * w + " " for w in range(2, 60)) + "` x " * n, 5_000),
+    "code spans of many widths split by blank lines":
+        (lambda n: "".join("`" * w + " x\n\n" for w in range(1, 40)) * (n // 100), 2_000),
+    "link texts far from their bracket": (lambda n: ("[" + "a" * 300 + "](x) ") * (n // 100), 5_000),
     "many property links": (lambda n: "---\n" + "".join(f"k{i}: '[[x]]'\n" for i in range(n)) + "---\n", 2_000),
 }
 
@@ -75,3 +81,64 @@ def test_a_recursive_alias_is_refused():
 def test_aliases_within_the_budget_still_expand():
     props, warning = syntax.load_properties("base: &b [x, y]\ncopy: *b\n")
     assert warning is None and props == {"base": ["x", "y"], "copy": ["x", "y"]}
+
+
+# ---------------------------------------------------------------- the linear scans read as the plain ones did
+
+def _plain_in_list_item(text: str, pos: int) -> bool:
+    """The backward walk the linear pass replaced (quadratic on long lists, so only for small inputs)."""
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", start)
+    line = text[start:] if end < 0 else text[start:end]
+    if syntax._LIST_ITEM.match(line):
+        return True
+    indented, after_blank = line[:1] in (" ", "\t"), False
+    while start > 0:
+        prev_start = text.rfind("\n", 0, start - 1) + 1
+        prev = text[prev_start:start - 1]
+        if syntax._LIST_ITEM.match(prev):
+            return indented or not after_blank
+        if not prev.strip():
+            if not indented:
+                return False
+            after_blank = True
+        elif after_blank and prev[:1] not in (" ", "\t"):
+            return False
+        start = prev_start
+    return False
+
+
+_LINES = st.sampled_from(["- a", "  b", "c", "", "  ", "1. x", "> - q", "\t t", "\u00a0", "-", "  - z", "#task"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINES, min_size=1, max_size=10), st.data())
+def test_list_items_read_as_the_backward_walk_does(lines, data):
+    text = "\n".join(lines)
+    offsets = sorted(data.draw(st.sets(st.integers(0, len(text)), min_size=1, max_size=6)))
+    assert syntax.in_list_items(text, offsets) == [_plain_in_list_item(text, o) for o in offsets]
+
+
+def _plain_text_start(text: str, close: int) -> int | None:
+    """The backward bracket scan the forward pass replaced."""
+    line = text.rfind("\n", 0, close) + 1
+    depth = 0
+    for pos in range(close - 1, line - 1, -1):
+        if text[pos] in "[]" and not syntax._escaped(text, pos):
+            if text[pos] == "]":
+                depth += 1
+                if depth > 1:
+                    return None
+            elif depth == 0:
+                return pos
+            else:
+                depth -= 1
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["[", "]", "](", "\\", "a", "a" * 300, "\n", "[a]", "(x)"]), max_size=25))
+def test_link_text_starts_read_as_the_backward_scan_does(parts):
+    text = "".join(parts)
+    closes = [m.start() for m in re.finditer(r"\]\(", text)]
+    assert syntax._text_starts(text, closes) == [_plain_text_start(text, c) for c in closes]

@@ -485,15 +485,32 @@ class _Scan:
 
     def __init__(self, text: str, marks: list[tuple[int, int]]):
         self.text = text
-        self.by_width: dict[int, list[int]] = {}      # backtick run width -> indexes into marks
-        for i, (start, end) in enumerate(marks):
-            if end >= 0:
-                self.by_width.setdefault(end - start, []).append(i)
+        self.marks = marks
+        self._by_width: dict[int, list[int]] | None = None
         self._blank_lines: list[int] | None = None
         self._found: dict[str, tuple[int, int]] = {}  # needle -> (searched from, first hit or -1)
 
+    def next_run(self, i: int) -> int | None:
+        """The index of the next backtick run as wide as run i, if any."""
+        marks = self.marks
+        start, end = marks[i]
+        width = end - start
+        for j in range(i + 1, min(i + 9, len(marks))):          # most code spans close at once
+            if marks[j][1] - marks[j][0] == width and marks[j][1] >= 0:
+                return j
+        if self._by_width is None:
+            self._by_width = {}
+            for k, (run_start, run_end) in enumerate(marks):
+                if run_end >= 0:
+                    self._by_width.setdefault(run_end - run_start, []).append(k)
+        same = self._by_width[width]
+        k = bisect_right(same, i)
+        return same[k] if k < len(same) else None
+
     def blank_line_between(self, start: int, end: int) -> bool:
         """Whether a blank line lies wholly inside text[start:end]."""
+        if end - start < _NEAR_TEXT:
+            return self.text.find("\n", start, end - 1) >= 0 and _BLANK_LINE.search(self.text, start, end) is not None
         if self._blank_lines is None:
             self._blank_lines = [m.start() for m in _BLANK_AHEAD.finditer(self.text)]
         i = bisect_right(self._blank_lines, start - 1)
@@ -513,6 +530,7 @@ class _Scan:
 
 
 _BLANK_AHEAD = re.compile(r"\n(?=[ \t]*(?:\n|\Z))")
+_NEAR_TEXT = 2048                     # shorter stretches are searched directly
 
 
 def _inline_spans(text: str) -> list[tuple[int, int]]:
@@ -547,11 +565,10 @@ def _code_span_close(scan: _Scan, marks: list[tuple[int, int]], i: int) -> int |
     start, end = marks[i]
     if _escaped(scan.text, start):
         return None
-    same = scan.by_width[end - start]
-    k = bisect_right(same, i)
-    if k == len(same):
+    j = scan.next_run(i)
+    if j is None:
         return None
-    close_start, close_end = marks[same[k]]
+    close_start, close_end = marks[j]
     if scan.blank_line_between(end, close_start + 1):
         return None
     return close_end
@@ -757,15 +774,30 @@ def find_markdown_links(masked: str, skip: list[tuple[int, int]] = ()) -> list[F
 _BRACKET = re.compile(r"[\[\]]")
 
 
+_NEAR = 256                           # how far back the quick look for a link's '[' goes
+
+
 def _text_starts(text: str, closes: list[int]) -> list[int | None]:
-    """For each sorted "](" offset, the '[' opening its link text, or None (one forward pass per line).
+    """For each sorted "](" offset, the '[' opening its link text, or None.
 
     Read backwards from the ']' on its line, the text may hold one level of [nested] brackets: an
-    unescaped '[' met outside any pair opens it, a second unmatched ']' means there is no link text."""
+    unescaped '[' met outside any pair opens it, a second unmatched ']' means there is no link text.
+    A plain '[' close by settles most links; the rest take one forward pass over their line."""
     found: list[int | None] = []
     line_end = -1
     opens: dict[int, int | None] = {}
     for close in closes:
+        near = max(close - _NEAR, 0)
+        open_ = text.rfind("[", near, close)
+        if text.rfind("\n", max(open_, near), close) >= 0:
+            found.append(None)            # no '[' on the line before the ']'
+            continue
+        if open_ >= 0 and text.find("]", open_ + 1, close) < 0 and not _escaped(text, open_):
+            found.append(open_)
+            continue
+        if open_ < 0 and near == 0:
+            found.append(None)
+            continue
         if close > line_end:
             line = text.rfind("\n", line_end + 1, close) + 1 or line_end + 1
             line_end = text.find("\n", close)
@@ -915,31 +947,55 @@ def in_list_item(text: str, pos: int) -> bool:
     return in_list_items(text, [pos])[0]
 
 
+# the line after each match's "\n" (a literal first character keeps the scan fast)
+_ITEM_LINE = re.compile(r"\n(?=[ \t]*(?:>[ \t]?)*[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|\n|\Z))")  # as _LIST_ITEM
+_BLANK_LINE_START = re.compile(r"\n(?=[^\S\n]*(?:\n|\Z))")
+_UNINDENTED_LINE = re.compile(r"\n(?=[^ \t\n])(?![^\S\n]*(?:\n|\Z))")
+
+
+def _lines_after(pattern: re.Pattern, text: str, limit: int) -> list[int]:
+    """Starts of the lines a "\n"-led lookahead pattern finds before `limit` (a line end), the first included."""
+    found = [m.start() + 1 for m in pattern.finditer(text, 0, limit)]
+    first = text.find("\n")
+    return [0, *found] if pattern.match("\n" + (text if first < 0 else text[:first])) else found
+
+
 def in_list_items(text: str, offsets: list[int]) -> list[bool]:
-    """`in_list_item` for each of the sorted offsets, in one pass over the lines before the last one."""
-    # Read backwards from a line, an item owns it when the item comes first, unless a blank line lies
-    # between and the line is not indented, or a non-indented line sits above the nearest blank line.
-    found: list[bool] = []
-    i = 0
-    item = blank = loose = unindented = False      # since the last item line
-    start = 0
-    while i < len(offsets):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end
-        line = text[start:end]
-        is_item = _LIST_ITEM.match(line) is not None
-        indented = line[:1] in (" ", "\t")
-        while i < len(offsets) and offsets[i] <= end:
-            found.append(is_item or (item and (not loose if indented else not blank)))
-            i += 1
+    """`in_list_item` for each of the sorted offsets, from the item, blank and unindented lines found once."""
+    # Read backwards from a line, the nearest item line above owns it unless a blank line lies between
+    # and the line is not indented, or an unindented line sits above the last blank line between.
+    if not offsets:
+        return []
+    limit = text.find("\n", offsets[-1])                      # no line below the last offset matters
+    limit = len(text) if limit < 0 else limit
+    items = blanks = unindented = None
+    found = []
+    line, line_end, is_item = 0, -1, False
+    for offset in offsets:
+        if offset > line_end:
+            line = text.rfind("\n", line_end + 1, offset) + 1 or line_end + 1
+            line_end = text.find("\n", offset)
+            line_end = len(text) if line_end < 0 else line_end
+            is_item = _LIST_ITEM.match(text[line:line_end]) is not None
         if is_item:
-            item, blank, loose, unindented = True, False, False, False
-        elif not line.strip():
-            blank, loose, unindented = True, loose or unindented, False
-        elif not indented:
-            unindented = True
-        if end == len(text):
-            found += [False] * (len(offsets) - i)    # offsets past the end
-            break
-        start = end + 1
+            found.append(True)
+            continue
+        if items is None:
+            items = _lines_after(_ITEM_LINE, text, limit)
+        i = bisect_right(items, line) - 1
+        if i < 0:
+            found.append(False)
+            continue
+        if blanks is None:
+            blanks = _lines_after(_BLANK_LINE_START, text, limit)
+        j = bisect_right(blanks, line - 1) - 1                 # the last blank line above this one
+        if j < 0 or blanks[j] <= items[i]:
+            found.append(True)                                 # no blank line since the item
+        elif text[line:line + 1] not in (" ", "\t"):
+            found.append(False)
+        else:
+            if unindented is None:
+                unindented = _lines_after(_UNINDENTED_LINE, text, limit)
+            k = bisect_right(unindented, items[i])
+            found.append(k == len(unindented) or unindented[k] >= blanks[j])
     return found
