@@ -115,3 +115,23 @@ def test_agent_run_record_missing_counts_as_a_failed_attempt():
 @pytest.mark.parametrize("status", [Status.DONE, Status.FAILED, Status.BLOCKED])
 def test_finished_tasks_left_alone(status):
     assert d.decide(state(status, attempts=1, last_outcome="failed"), obs(note_status=status)) == []
+
+
+def test_an_attempt_cut_short_while_starting_is_resumed_not_counted_again():
+    # the last allowed attempt was being started when vaultzoe died: it is finished, not failed for lack of tries
+    resumed = d.decide(state(Status.RUNNING, attempts=3, last_outcome="starting"), obs(note_status=Status.QUEUED))
+    assert kinds(resumed) == ["StartAttempt"]
+
+
+def test_a_note_still_showing_vaultzoes_older_status_is_not_the_humans_word():
+    from dataclasses import replace
+    crashed = replace(state(Status.RUNNING, attempts=1), note_status="queued")   # the note write never landed
+    assert d.decide(crashed, obs(note_status=Status.QUEUED, run=run(True))) == []
+    human = replace(state(Status.RUNNING, attempts=1), note_status="running")    # the human set it afterwards
+    assert "NewRound" in kinds(d.decide(human, obs(note_status=Status.QUEUED, run=run(True))))
+
+
+def test_a_note_gone_for_good_says_why():
+    actions = d.decide(state(Status.RUNNING, attempts=1), obs(run=run(True), note_missing=True,
+                                                              gone="the task note was moved to the trash"))
+    assert actions[-2] == d.SetStatus(Status.CANCELLED, "the task note was moved to the trash")
