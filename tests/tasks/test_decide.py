@@ -119,7 +119,9 @@ def test_finished_tasks_left_alone(status):
 
 def test_an_attempt_cut_short_while_starting_is_resumed_not_counted_again():
     # the last allowed attempt was being started when vaultzoe died: it is finished, not failed for lack of tries
-    resumed = d.decide(state(Status.RUNNING, attempts=3, last_outcome="starting"), obs(note_status=Status.QUEUED))
+    from dataclasses import replace
+    cut = replace(state(Status.RUNNING, attempts=3, last_outcome="starting"), note_status="queued")
+    resumed = d.decide(cut, obs(note_status=Status.QUEUED))
     assert kinds(resumed) == ["StartAttempt"]
 
 
