@@ -131,3 +131,9 @@ def test_the_note_command_shows_problems(vault: Path):
     assert len(problems) == 1 and problems[0]["line"] == 3 and "duplicated mapping key" in problems[0]["message"]
     text = CliRunner().invoke(app, ["note", str(vault), "T.md"]).stdout
     assert "problem (line 3): invalid YAML frontmatter" in text
+
+
+def test_checkbox_tasks_do_not_make_a_broken_note_a_task(vault: Path):
+    write(vault, "Journal.md", "---\ntitle: [broken\n---\n- [ ] #task buy milk\n")
+    write(vault, "Plan.md", "---\ntitle: [broken\n---\nDo it #task\n")
+    assert [p.path for p in VaultIndex.open(vault, cache=False).problems()] == ["Plan.md"]

@@ -285,15 +285,19 @@ _TASK_WORD = re.compile(r"(?<![\w/-])#?task(?![\w-])", re.I)
 _INLINE_TASK = re.compile(r"#task(?![\w-])", re.I)
 
 
-def looks_like_task(text: str) -> bool:
-    """Whether raw note text reads like a task even when it does not parse: a `status:` line or a task
-    tag in the frontmatter, or `#task` in the body."""
-    fm_text, body_start = syntax.split_frontmatter(text)
+def looks_like_task(text: str, record: Record | None = None) -> bool:
+    """Whether note text reads like a task even when its properties do not parse: a `status:` line or a
+    task tag in the frontmatter text, or an inline #task outside list items (`record`: its parse)."""
+    fm_text, _ = syntax.split_frontmatter(text)
     if fm_text is None and syntax.opens_frontmatter(text):
-        fm_text, body_start = text, 0                   # never closed: all of it may be meant as properties
+        fm_text = text                                  # never closed: all of it may be meant as properties
     if fm_text and (_STATUS_LINE.search(fm_text) or (_TAGS_LINE.search(fm_text) and _TASK_WORD.search(fm_text))):
         return True
-    return _INLINE_TASK.search(text, body_start) is not None
+    if record is None:
+        if _INLINE_TASK.search(text) is None:
+            return False
+        record = parse_record(text, headings=False)
+    return record[7]                    # "- [ ] #task" checkboxes (Tasks plugin) do not make a task note
 
 
 def task_problems(text: str, record: Record, bad_byte: tuple[int, int] | None = None) -> tuple[Problem, ...]:
@@ -316,7 +320,7 @@ def task_problems(text: str, record: Record, bad_byte: tuple[int, int] | None = 
                 message += ": fix the YAML between the '---' lines"
             found.append((message, line + 2 if line is not None else 1))
     if found:
-        return tuple(found) if record[7] or looks_like_task(text) else ()
+        return tuple(found) if looks_like_task(text, record) else ()
     status = record[0].get("status")
     if record[7] and status not in (None, "") and str(status).strip().lower() not in TASK_STATUSES:
         line = key_lines(fm_text or "", {"status"}).get("status", 0) + 1
