@@ -137,3 +137,25 @@ def test_checkbox_tasks_do_not_make_a_broken_note_a_task(vault: Path):
     write(vault, "Journal.md", "---\ntitle: [broken\n---\n- [ ] #task buy milk\n")
     write(vault, "Plan.md", "---\ntitle: [broken\n---\nDo it #task\n")
     assert [p.path for p in VaultIndex.open(vault, cache=False).problems()] == ["Plan.md"]
+
+
+def test_a_forked_build_finds_the_same_problems(vault: Path):
+    import threading
+
+    from vaultzoe.vault.index import PARALLEL_BYTES
+
+    filler = "word " * 3000
+    for i in range(PARALLEL_BYTES // len(filler) + 20):
+        broken = i % 25 == 0
+        write(vault, f"N{i}.md", f"---\nstatus: {'queued' if broken else 'draft'}\ntags: [task{'' if broken else ']'}\n"
+              f"---\n{filler}", old=True)
+    forked = VaultIndex.open(vault, cache=False).problems()
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)          # a second thread: the index must not fork now
+    helper.start()
+    try:
+        serial = VaultIndex.open(vault, cache=False).problems()
+    finally:
+        stop.set()
+        helper.join()
+    assert len(forked) == PARALLEL_BYTES // len(filler) // 25 + 1 and forked == serial
