@@ -261,17 +261,38 @@ class Journal:
     def __init__(self, store: VaultStore):
         self.store = store
         self.touched: set[str] = set()   # paths written since the last take_touched(), for the index
+        self._task_texts: dict[str, tuple[str, TaskState, str]] = {}   # path -> (text read, state, text made)
 
     def edit(self, path: str, change) -> str:
-        self.touched.add(path)
-        return self.store.edit(path, change)
+        """store.edit; the path counts as touched only when the change had something to write."""
+        changed = False
+
+        def tracked(text: str) -> str:
+            nonlocal changed
+            result = change(text)
+            changed = changed or result != text
+            return result
+        try:
+            return self.store.edit(path, tracked)
+        finally:
+            if changed:      # an unchanged note needs no index update: a busy pass saves every task
+                self.touched.add(path)
 
     def take_touched(self) -> set[str]:
         touched, self.touched = self.touched, set()
         return touched
 
     def task_note(self, state: TaskState) -> None:
-        self.edit(state.path, lambda text: update_task_note(text, state))
+        self.edit(state.path, lambda text: self._task_text(text, state))
+
+    def _task_text(self, text: str, state: TaskState) -> str:
+        """update_task_note, remembered per note: the same text and state give the same note (YAML is slow)."""
+        seen = self._task_texts.get(state.path)
+        if seen is not None and seen[1] == state and seen[0] == text:
+            return seen[2]
+        result = update_task_note(text, state)
+        self._task_texts[state.path] = (text, state, result)
+        return result
 
     def attempt(self, rec: AttemptRecord) -> None:
         self.edit(rec.attempt.note, lambda text: render_attempt(text, rec))
