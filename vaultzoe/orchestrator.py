@@ -824,8 +824,10 @@ class Orchestrator:
         timeout_min = cfg.timeout_minutes or self.settings.agent_timeout_minutes
         env = {**inv.env, "VAULTZOE_PROMPT_FILE": str(prompt_file), "VAULTZOE_TASK_ID": task.state.id,
                "VAULTZOE_ATTEMPT": str(attempt.number)}
-        self.parts.runner.start(RunSpec(task_id=task.state.id, attempt=attempt.number, argv=tuple(inv.argv),
-                                        workdir=workdir, run_dir=run_dir, env=env, timeout_s=timeout_min * 60))
+        # no waiting for each agent to come up: the attempt is `starting` and the next pass adopts the run
+        start = getattr(self.parts.runner, "start_nowait", self.parts.runner.start)
+        start(RunSpec(task_id=task.state.id, attempt=attempt.number, argv=tuple(inv.argv),
+                      workdir=workdir, run_dir=run_dir, env=env, timeout_s=timeout_min * 60))
         task.state = task.state.with_attempt(replace(attempt, run_dir=str(run_dir)))
 
     # ------------------------------------------------------------ writing back

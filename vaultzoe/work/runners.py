@@ -161,6 +161,13 @@ class ProcessRunner:
 
     def start(self, spec: RunSpec) -> RunState:
         """Launch the supervisor for spec and wait briefly until the agent itself is running."""
+        self.start_nowait(spec)
+        self._wait_for(spec.run_dir, (sv.AGENT_FILE, sv.EXIT_FILE), self.start_wait_s)
+        return self.poll(spec.run_dir)
+
+    def start_nowait(self, spec: RunSpec) -> RunState:
+        """`start` without the wait for the agent: the supervisor is up and recorded, so poll() already says
+        running (the orchestrator starts tasks one after another and re-reads each run next pass)."""
         run_dir = spec.run_dir
         _check_startable(spec)
         private_run_dir(run_dir)
@@ -168,7 +175,6 @@ class ProcessRunner:
         proc = self._launch(run_dir, spec.env)
         sv.write_json_atomic(run_dir / sv.SUPERVISOR_FILE,
                              {"pid": proc.pid, "create_time": sv.process_create_time(proc.pid)})
-        self._wait_for(run_dir, (sv.AGENT_FILE, sv.EXIT_FILE), self.start_wait_s)
         return self.poll(run_dir)
 
     def _launch(self, run_dir: Path, env: Mapping[str, str]) -> subprocess.Popen:

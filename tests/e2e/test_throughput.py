@@ -1,0 +1,48 @@
+"""Throughput: nothing in a pass waits on one agent at a time (measured in benchmarks/throughput_bench.py)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vaultzoe.daemon import run_until_idle
+from vaultzoe.orchestrator import Orchestrator, Parts
+from vaultzoe.tasks.state import StateStore
+
+PY = sys.executable
+
+
+@pytest.fixture
+def held_python(tmp_path, monkeypatch) -> Path:
+    """Supervisors held at the door until the test creates the release file (the same pid after exec)."""
+    release = tmp_path / "release"
+    wrapper = tmp_path / "held-python"
+    wrapper.write_text(f'#!/bin/sh\nwhile [ ! -e "{release}" ]; do sleep 0.01; done\nexec "{PY}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(wrapper))     # the one boundary: which interpreter runs supervise.py
+    return release
+
+
+def test_a_pass_starts_its_agents_without_waiting_for_each_to_come_up(world, held_python, monkeypatch):
+    monkeypatch.setenv("VAULTZOE_MAX_AGENTS", "2")
+    world.task("First", mode="good")
+    world.task("Second", mode="good")
+    orch = Orchestrator(world.vault, Parts.real(world.vault))     # ProcessRunner() waits up to 10 s in start()
+
+    began = time.monotonic()
+    orch.reconcile()
+    took = time.monotonic() - began
+
+    states = StateStore(world.vault).load_all().values()
+    assert sorted(s.status.value for s in states) == ["running", "running"]
+    for state in states:        # recorded before the agent: the attempt and its supervisor, no agent yet
+        run_dir = Path(state.current.run_dir)
+        assert (run_dir / "supervisor.json").exists() and not (run_dir / "agent.json").exists()
+    assert took < 10, f"the pass waited for the agents to come up ({took:.1f} s)"
+
+    held_python.touch()
+    result = run_until_idle(orch, timeout=60)
+    assert result.idle and result.last.counts.get("review") == 2, result
