@@ -285,7 +285,10 @@ class Orchestrator:
     # ------------------------------------------------------------ notes that look like tasks but cannot run
 
     def _note_problems(self) -> list[adoption.Problem]:
-        return list(self.problems)
+        """This pass's adoption problems, and every note that looks like a task but cannot be read (the index)."""
+        unreadable = [adoption.Problem(p.path, p.message, p.line) for p in self.index.problems()
+                      if not self._is_template(p.path)]
+        return list(self.problems) + unreadable
 
     def _report_problems(self) -> None:
         """Each problem once in the inbox (again only when its message changes); the registry lists them all."""
@@ -335,7 +338,8 @@ class Orchestrator:
 
     def _adopt_notes(self, states: dict[str, TaskState]) -> dict[str, _Live]:
         """Pair each task note with its memory (tasks/adoption.py); ids are written before anything else happens."""
-        notes = {n.path: n for n in self.index.tasks() if not self._is_template(n.path)}
+        unreadable = {p.path for p in self.index.problems()}    # reported, never run (a known task's note: settling)
+        notes = {n.path: n for n in self.index.tasks() if not self._is_template(n.path) and n.path not in unreadable}
         claims = [Claim(p, str(n.frontmatter.get("id") or "").strip(), Status.parse(n.frontmatter.get("status")))
                   for p, n in notes.items()]
         pairing = adoption.pair(claims, states)

@@ -183,6 +183,12 @@ class CrashingRunner:
         self.real.start(spec)
         raise Crash()
 
+    def start_nowait(self, spec):
+        if self.when == "before":
+            raise Crash()
+        self.real.start_nowait(spec)
+        raise Crash()
+
 
 def crashing(world, step: str) -> Orchestrator:
     parts = Parts.real(world.vault)
@@ -260,6 +266,7 @@ def test_an_agent_whose_exit_record_is_missing_is_never_judged_a_success(world, 
     state = only_state(world)
     run_dir = Path(state.current.run_dir)
     # the supervisor died before it could write exit.json (kill -9, or a full disk)
+    assert wait_for(lambda: (run_dir / "agent.json").exists(), timeout=20)
     supervisor = json.loads((run_dir / "supervisor.json").read_text())["pid"]
     os.kill(supervisor, signal.SIGKILL)
     assert wait_for(lambda: not (run_dir / "exit.json").exists() and _gone(supervisor), timeout=10)
@@ -412,3 +419,29 @@ def test_a_changed_command_note_blocks_its_tasks_until_the_human_trusts_it(world
     note.write_text(note.read_text().replace("status: blocked", "status: queued"))
     settle(world)
     assert only_state(world).status.value == "review"
+
+
+# ---------------------------------------------------------------- broken task notes are reported, never silent
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("Bad yaml", b"---\ntags: [task]\nstatus: queued\nrepo: [[[calc\n---\n## Goal\nx\n", "line"),
+    ("Not utf8", b"---\ntags: [task]\nstatus: queued\n---\n## Goal\n\xff\xfe caf\xe9\n", "UTF-8"),
+    ("Odd status", b"---\ntags: [task]\nstatus: queud\n---\n## Goal\nx\n", "queud"),
+])
+def test_a_task_note_that_cannot_be_read_is_reported_once_with_its_line(world, name, data, words):
+    note = world.vault / "Tasks" / f"{name}.md"
+    note.parent.mkdir(exist_ok=True)
+    note.write_bytes(data)
+    for _ in range(3):
+        orchestrator(world).reconcile()
+    assert note.read_bytes() == data                       # not one byte changed
+    registry = world.read("Zoe/Registry.md")
+    problems = registry[registry.index("cannot run"):]
+    assert f"[[Tasks/{name}]]" in problems and words in problems, problems
+    inbox = world.read("Zoe/Inbox.md")
+    assert inbox.count(f"[[Tasks/{name}]]") == 1            # once, not every pass
+    assert world.starts() == []
+    note.write_bytes(data.replace(b"## Goal", b"## Goal (edited)"))
+    orchestrator(world).reconcile()
+    assert world.read("Zoe/Inbox.md").count(f"[[Tasks/{name}]]") in (1, 2)
