@@ -44,7 +44,18 @@ def diagnose(vault_root: Path, environ: Mapping[str, str]) -> list[Finding]:
     findings += repo_findings(vault_root)
     findings += trust_findings(vault_root, environ)
     findings += permission_findings(vault_root, environ)
+    findings += note_problem_findings(vault_root)
     return findings
+
+
+def note_problem_findings(vault_root: Path) -> list[Finding]:
+    """Notes that look like tasks but cannot be read: the parser's message and line, as in the registry."""
+    from .vault.index import VaultIndex
+    index = VaultIndex.open(vault_root)
+    found = [p for p in index.problems() if not p.path.lower().startswith("zoe/")]
+    if not found:
+        return [Finding("ok", "Every note that looks like a task can be read")]
+    return [Finding("warn", f"{p.path}" + (f" line {p.line}" if p.line else "") + f": {p.message}") for p in found]
 
 
 # ---------------------------------------------------------------- notes and their frontmatter

@@ -238,3 +238,14 @@ def test_a_trust_folder_others_can_read_is_reported(vault, environ, tmp_path):
     (tmp_path / "trust").chmod(0o755)
     finding = find(diagnose(vault, environ), "Trust folder")
     assert finding.level == "warn" and "is not private" in finding.message
+
+
+def test_doctor_lists_a_task_note_it_cannot_read_with_its_line(tmp_path):
+    from vaultzoe.doctor import note_problem_findings
+    from vaultzoe.scaffold import init_vault
+    vault = tmp_path / "vault"
+    init_vault(vault)
+    (vault / "Tasks" / "Broken.md").write_text("---\ntags: [task]\nstatus: queued\nrepo: [[[x\n---\nbody\n")
+    findings = note_problem_findings(vault)
+    assert [f.level for f in findings] == ["warn"]
+    assert "Tasks/Broken.md line" in findings[0].message
