@@ -161,7 +161,7 @@ def timed_parts() -> Iterator[dict[str, float]]:
 # ---------------------------------------------------------------- the runs
 
 
-def in_process(tasks: int, max_agents: int, profile: bool) -> None:
+def in_process(tasks: int, max_agents: int, profile: bool, pause: float | None) -> None:
     from vaultzoe.daemon import run_until_idle
     from vaultzoe.orchestrator import Orchestrator, Parts
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,7 +173,7 @@ def in_process(tasks: int, max_agents: int, profile: bool) -> None:
             t0 = time.perf_counter()
             if profiler:
                 profiler.enable()
-            result = run_until_idle(orch, timeout=3600)
+            result = run_until_idle(orch, timeout=3600, **({} if pause is None else {"pause": pause}))
             if profiler:
                 profiler.disable()
             wall = time.perf_counter() - t0
@@ -212,10 +212,11 @@ def main() -> None:
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI run")
     parser.add_argument("--no-inprocess", action="store_true", help="skip the in-process run")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process run (slows it down)")
+    parser.add_argument("--pause", type=float, default=None, help="run_until_idle's pause (default: its own)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     if not args.no_inprocess:
-        in_process(args.tasks, args.max_agents, args.profile)
+        in_process(args.tasks, args.max_agents, args.profile, args.pause)
     if not args.no_cli:
         cli(args.tasks, args.max_agents)
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

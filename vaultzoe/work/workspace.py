@@ -31,6 +31,7 @@ that moved during the run (tampering: the agent shares refs with the user's clon
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -106,7 +107,8 @@ class Workspace:
     def _worktree_for(self, repo: RepoConfig, clone: git.Repo, branch: str, task_id: str) -> tuple[Path, bool]:
         target = (self.worktrees_root / repo.name / task_id).resolve()
         registered = list(_worktrees(clone))
-        _git(repo, clone.git.worktree, "prune")
+        if any(entry.prunable for entry in registered):    # prune reads every worktree: only when it has work
+            _git(repo, clone.git.worktree, "prune")
         for entry in registered:
             if entry.branch == branch and not entry.prunable:
                 return _reusable(repo, clone, entry), False
@@ -304,8 +306,22 @@ def _base_refs(base: str) -> tuple[str, str]:
 
 def _record(clone: git.Repo, branch: str, base: str) -> str:
     refs = (*_base_refs(base), f"refs/heads/{branch}")
-    shas = {ref: _sha(clone, ref) for ref in refs}
-    return " ".join(f"{ref}={sha}" for ref, sha in shas.items() if sha)
+    shas = _commits_of(clone, refs)
+    return " ".join(f"{ref}={shas[ref]}" for ref in refs if shas.get(ref))
+
+
+def _commits_of(clone: git.Repo, refs: tuple[str, ...]) -> dict[str, str]:
+    """{ref: commit} of those refs that exist, in one git call (a ref to anything but a commit as `_sha` says)."""
+    try:
+        out = clone.git.for_each_ref("--format=%(refname) %(objecttype) %(objectname)", *refs)
+    except git.GitCommandError:
+        return {ref: _sha(clone, ref) for ref in refs}
+    found = {}
+    for line in out.splitlines():
+        name, kind, sha = (line.split(" ") + ["", ""])[:3]
+        if name in refs:        # a pattern also matches refs below it (refs/heads/a matches refs/heads/a/b)
+            found[name] = sha if kind == "commit" else _sha(clone, name)
+    return found
 
 
 def parse_refs(record: str) -> dict[str, str]:
@@ -373,7 +389,10 @@ def _worktrees(clone: git.Repo) -> Iterator[_Registered]:
 
 
 def _same(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
+    try:
+        return os.path.samefile(a, b)       # two stats: resolving every registered worktree's path costs more
+    except OSError:
+        return a.resolve() == b.resolve()   # one of them is missing: compare where the paths lead
 
 
 def _reusable(repo: RepoConfig, clone: git.Repo, entry: _Registered) -> Path:
