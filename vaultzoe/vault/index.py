@@ -23,13 +23,16 @@ API CONTRACT (fixed; other modules build on it):
     index.conflicts() -> list[str]          sync-conflict copies found
     index.unresolved() -> dict[str, dict[str, int]]   like Obsidian's unresolvedLinks
     index.stats() -> dict                   {"notes", "links", "unresolved", "tags", "tasks"}
+    index.problems() -> list[NoteProblem]   notes that look like tasks but cannot be read (note.task_problems),
+                                            sync-conflict copies left out; index.problems_of(path) for one note
 
 Also: index.notes(folder) (only notes under a folder), index.read_text(path) -> str,
 index.warnings(path=None) -> tuple[str, ...], index.link_counts() -> dict[str, dict[str, int]]
 (like Obsidian's resolvedLinks).
 
 Semantics. Paths are vault-relative POSIX paths; lookups ignore case. `.obsidian/`, `.trash/` and every
-other dot-folder or dot-file are not part of the vault. Markdown notes and `.canvas` files are link
+other dot-folder or dot-file are not part of the vault, nor is a symlink whose real path leaves the
+vault or enters a dot-folder (files.py: the scan, the bounded and symlink-checked read). Markdown notes and `.canvas` files are link
 sources (a canvas's text cards and file cards); every file is a link target. Resolution follows
 Obsidian: the part before '#' is the file part ("" = the source itself); "/x" is vault-absolute;
 "./x" and "../x" are relative to the source's folder and never leave the vault; a bare name matches
@@ -53,9 +56,7 @@ vault on Linux forks one helper that parses half the notes (only while this proc
 
 from __future__ import annotations
 
-import errno
 import gc
-import json
 import marshal
 import os
 import re
@@ -73,25 +74,20 @@ from typing import Any, Iterable, Iterator
 
 from ..errors import PathOutsideVault, VaultError
 from . import syntax
-from .note import (Link, Note, NoteProblem, Problem, Record, looks_like_task, note_from_record, parse_record, strip_bom,
-                   task_problems)
+from .files import (  # noqa: F401  (MAX_NOTE_BYTES, canvas_record, decode_note: re-exported)
+    EMPTY_RECORD, MAX_NOTE_BYTES, Stat, canvas_record, decode_note, inside_vault, is_canvas, is_note, note_problems,
+    parse_file, read_file, scan)
+from .note import Link, Note, NoteProblem, Record, note_from_record, parse_record
 
 CACHE_DIR = ".vaultzoe"
 CACHE_FILE = "index.marshal"
 CACHE_VERSION = 8
-MAX_NOTE_BYTES = 5 * 1024 * 1024       # larger notes are indexed from their first 5 MB
 PARALLEL_BYTES = 4 * 1024 * 1024        # below this a helper process costs more than it saves
 RACY_NS = 2_000_000_000                 # a file changed this recently may change again within one mtime tick
-_BINARY_PROBE = 8192
-
-Stat = tuple[int, int]                  # (mtime_ns, size)
 
 _CONFLICT_NAME = re.compile(r"\(.*conflicted copy.*\)|\.sync-conflict-\d{8}-\d{6}", re.I)
 _NUMBERED_COPY = re.compile(r"^(.+) [2-9]$")
 _UNTITLED = "untitled"                  # Obsidian itself names new notes "Untitled", "Untitled 1", ...
-_EMPTY_RECORD: Record = ({}, (), (), (), (), (), 0, False)
-_NOT_UTF8 = "not valid UTF-8"
-_BINARY = "binary content"
 _MISS = object()
 
 
@@ -175,14 +171,6 @@ def _namesakes(candidates: list[str]) -> tuple:
     return ("?", by_folder, ranked[0])
 
 
-def _is_note(path: str) -> bool:
-    return path[-3:].lower() == ".md"
-
-
-def _is_canvas(path: str) -> bool:
-    return path[-7:].lower() == ".canvas"
-
-
 def _folder(path: str) -> str:
     return path.rpartition("/")[0]
 
@@ -194,116 +182,16 @@ def conflict_copy(path: str, siblings: set[str]) -> bool:
     name = path.rsplit("/", 1)[-1]
     if _CONFLICT_NAME.search(name):
         return True
-    stem = name[:-3] if _is_note(name) else name
+    stem = name[:-3] if is_note(name) else name
     m = _NUMBERED_COPY.match(stem)
-    if m is None or not _is_note(name) or m.group(1).lower() == _UNTITLED:
+    if m is None or not is_note(name) or m.group(1).lower() == _UNTITLED:
         return False
     folder = _folder(path)
     original = (folder + "/" if folder else "") + m.group(1) + ".md"
     return _fold(original) in siblings
 
 
-def decode_note(data: bytes) -> tuple[str, tuple[str, ...]]:
-    """Note bytes -> (text without BOM, warnings); never raises."""
-    warnings: list[str] = []
-    if len(data) > MAX_NOTE_BYTES:
-        data = data[:MAX_NOTE_BYTES]
-        warnings.append(f"larger than {MAX_NOTE_BYTES // (1024 * 1024)} MB: only the first part is indexed")
-    if b"\x00" in data[:_BINARY_PROBE]:
-        return "", (*warnings, f"{_BINARY} (NUL bytes): not parsed")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if warnings and exc.start >= len(data) - 3:
-            text = data[:exc.start].decode("utf-8", "replace")   # cut inside a character at the limit
-        else:
-            text = data.decode("utf-8", "replace")
-            warnings.append(f"{_NOT_UTF8} (first bad byte at {exc.start}): undecodable bytes replaced")
-    return strip_bom(text), tuple(warnings)
-
-
-def canvas_record(data: bytes) -> tuple[Record, tuple[str, ...]]:
-    """The links of a .canvas file (text cards and file cards) as a Record; never raises."""
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-        nodes = doc.get("nodes", []) if isinstance(doc, dict) else []
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _EMPTY_RECORD, (f"unreadable canvas: {exc}",)
-    links: list[tuple] = []
-    for node in nodes if isinstance(nodes, list) else []:
-        if not isinstance(node, dict):
-            continue
-        if node.get("type") == "text" and isinstance(node.get("text"), str):
-            links.extend(parse_record(node["text"], headings=False)[2])
-        elif node.get("type") == "file" and isinstance(node.get("file"), str):
-            target = node["file"] + (node.get("subpath") or "")
-            links.append((target, syntax.link_display(target), target, True, None, 0))
-    return ({}, (), tuple(links), (), (), (), 0, False), ()
-
-
-# ---------------------------------------------------------------- disk edge
-
-def _inside_vault(real: str, vault: str) -> bool:
-    """Whether a real (symlink-free) path lies in the vault and outside its dot-folders."""
-    if real == vault:
-        return True               # a link back to the vault itself: the scan reports the loop
-    if not real.startswith(vault + os.sep):
-        return False
-    return not any(part.startswith(".") for part in real[len(vault) + 1:].split(os.sep))
-
-
-def _symlink_escapes(path: str, vault: str) -> bool:
-    """Whether a symlink leads out of the vault (or into a dot-folder such as .git or .obsidian)."""
-    return not _inside_vault(os.path.realpath(path), vault)
-
-
-def _scan(root: Path, vault: Path | None = None) -> tuple[dict[str, Stat], list[str]]:
-    """Every indexable file under root -> stat; skips dot-folders/files and symlinks leading out of `vault`."""
-    # a note symlinked to ~/.ssh/config would otherwise put its text into prompts and attempt notes
-    files: dict[str, Stat] = {}
-    warnings: list[str] = []
-    try:
-        top = os.stat(root)
-    except OSError as exc:
-        raise VaultError(f"Cannot read the vault {root}: {exc}") from exc
-    seen = {(top.st_dev, top.st_ino)}
-    real_vault = os.path.realpath(vault if vault is not None else root)
-    stack = [("", str(root))]
-    while stack:
-        rel, folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError as exc:
-            warnings.append(f"{rel or '.'}: folder not readable ({exc.strerror})")
-            continue
-        for entry in entries:
-            _scan_entry(entry, rel, files, stack, seen, warnings, real_vault)
-    return files, warnings
-
-
-def _scan_entry(entry: os.DirEntry, rel: str, files: dict, stack: list, seen: set, warnings: list,
-                vault: str) -> None:
-    name = entry.name
-    if name[0] == ".":
-        return                    # .obsidian, .trash, .vaultzoe, .git and dot-files: never notes
-    path = rel + "/" + name if rel else name
-    try:
-        if entry.is_symlink() and _symlink_escapes(entry.path, vault):
-            warnings.append(f"{path}: symlink leading out of the vault: skipped (vaultzoe reads only the vault)")
-            return
-        if entry.is_dir():
-            st = entry.stat()
-            if (st.st_dev, st.st_ino) in seen:
-                warnings.append(f"{path}: symlink loop (folder already indexed): skipped")
-                return
-            seen.add((st.st_dev, st.st_ino))
-            stack.append((path, entry.path))
-        elif entry.is_file():
-            st = entry.stat()
-            files[path] = (st.st_mtime_ns, st.st_size)
-    except OSError as exc:
-        warnings.append(f"{path}: not readable ({exc.strerror})")
-
+# ---------------------------------------------------------------- building
 
 @contextmanager
 def _no_gc() -> Iterator[None]:
@@ -387,71 +275,6 @@ def _chunks_by_size(paths: list[str], files: dict[str, Stat]) -> list[list[str]]
     return chunks
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _open(abs_path: str, vault: str) -> int:
-    """Open a vault file; a symlink only when it leads to a file in the vault (PermissionError otherwise)."""
-    nofollow = getattr(os, "O_NOFOLLOW", 0)
-    try:
-        return os.open(abs_path, _OPEN_FLAGS | nofollow)
-    except OSError as exc:
-        if not nofollow or exc.errno != errno.ELOOP:
-            raise
-    if _symlink_escapes(abs_path, vault):     # the file became a symlink out of the vault since the scan
-        raise PermissionError(errno.EACCES, "symlink leading out of the vault", abs_path)
-    return os.open(abs_path, _OPEN_FLAGS)
-
-
-def _read(abs_path: str, vault: str) -> tuple[bytes, Stat]:
-    """The file's bytes (at most the indexed limit + 1) and the stat of what was read."""
-    fd = _open(abs_path, vault)
-    try:
-        st = os.fstat(fd)
-        limited = st.st_size > MAX_NOTE_BYTES
-        wanted = (MAX_NOTE_BYTES if limited else st.st_size) + 1
-        data = os.read(fd, wanted)              # one read: the stat's size plus one byte (EOF)
-        if len(data) == wanted or 0 < len(data) < wanted - 1:
-            # over the limit, grown since the stat, or a short read: read on as far as the limit allows
-            chunks = [data]
-            wanted = MAX_NOTE_BYTES + 1 - len(data) if limited else -1
-            while wanted != 0 and (chunk := os.read(fd, wanted if wanted > 0 else 1 << 20)):
-                chunks.append(chunk)
-                if wanted > 0:
-                    wanted -= len(chunk)
-            data = b"".join(chunks)
-    finally:
-        os.close(fd)
-    return data, (st.st_mtime_ns, st.st_size)
-
-
-def _parse_file(path: str, data: bytes) -> tuple[Record, tuple[str, ...], tuple[Problem, ...]]:
-    """(record, warnings, problems) of a note or canvas."""
-    if _is_canvas(path):
-        return (*canvas_record(data), ())
-    text, warnings = decode_note(data)
-    record = parse_record(text, headings=False)
-    return record, warnings, _problems(data, text, record, warnings)
-
-
-def _problems(data: bytes, text: str, record: Record, warnings: tuple[str, ...]) -> tuple[Problem, ...]:
-    """Why a note that looks like a task cannot be read as one (see note.task_problems)."""
-    bad_byte = None
-    if any(w.startswith(_BINARY) for w in warnings):
-        nul = data.find(b"\x00")
-        raw = strip_bom(data[:MAX_NOTE_BYTES].decode("utf-8", "replace"))
-        if not looks_like_task(raw):
-            return ()
-        return ((f"holds NUL bytes (binary content, first at byte {nul}): vaultzoe cannot read this task;"
-                 " remove them or save the note as plain UTF-8 text", data.count(b"\n", 0, nul) + 1),)
-    if any(w.startswith(_NOT_UTF8) for w in warnings):
-        try:
-            data[:MAX_NOTE_BYTES].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad_byte = (exc.start, data.count(b"\n", 0, exc.start) + 1)
-    return task_problems(text, record, bad_byte)
-
-
 # ---------------------------------------------------------------- the index
 
 class VaultIndex:
@@ -496,7 +319,7 @@ class VaultIndex:
             self._build_all()         # rescan them again and again as they pile up (superlinear)
 
     def _build_all(self) -> None:
-        files, self._scan_warnings = _scan(self.root)
+        files, self._scan_warnings = scan(self.root)
         if self._stat:
             for path, stat in files.items():
                 self._add_file(path, stat)
@@ -508,7 +331,7 @@ class VaultIndex:
                 by_name.setdefault(_fold(path.rsplit("/", 1)[-1]), []).append(path)
             self._conflicts = None
             self._dirty = True
-        sources = [p for p in files if _is_note(p) or _is_canvas(p)]
+        sources = [p for p in files if is_note(p) or is_canvas(p)]
         parsed, link_counts = self._parse_all(sources, files)
         gone = []
         for path, stat, blob, warnings, targets, summary, digest, problems in parsed:
@@ -551,15 +374,15 @@ class VaultIndex:
         now = time.time_ns()
         for path in paths:
             try:
-                data, stat = _read(os.path.join(root, path), root)
+                data, stat = read_file(os.path.join(root, path), root)
             except FileNotFoundError:
                 out.append((path, None, None, None, None, None, None, None))
                 continue
             except OSError as exc:
                 data, stat = b"", self._stat[path]
-                record, warnings, problems = _EMPTY_RECORD, (f"not readable ({exc.strerror})",), ()
+                record, warnings, problems = EMPTY_RECORD, (f"not readable ({exc.strerror})",), ()
             else:
-                record, warnings, problems = _parse_file(path, data)
+                record, warnings, problems = parse_file(path, data)
                 if b".." in data:
                     warnings += _escaping_links(record, path)
             targets = self._targets(record[2], path)
@@ -624,13 +447,13 @@ class VaultIndex:
     def _load(self, path: str, now: int) -> tuple[Record, tuple[str, ...], tuple[Problem, ...], bool] | None:
         """Read and parse one file: (record, warnings, problems, whether its bytes changed); None when it vanished."""
         try:
-            data, stat = _read(os.path.join(self.root, path), str(self.root))
+            data, stat = read_file(os.path.join(self.root, path), str(self.root))
         except FileNotFoundError:
             return None
         except OSError as exc:
-            return _EMPTY_RECORD, (f"not readable ({exc.strerror})",), (), True
+            return EMPTY_RECORD, (f"not readable ({exc.strerror})",), (), True
         changed = self._track(path, stat, now, data)
-        record, warnings, problems = _parse_file(path, data)
+        record, warnings, problems = parse_file(path, data)
         return record, warnings + _escaping_links(record, path), problems, changed
 
     def _track(self, path: str, stat: Stat, now: int, data: bytes) -> bool:
@@ -708,7 +531,7 @@ class VaultIndex:
             self._problems[path] = problems
         tag_keys, alias_keys, is_task, unresolved_keys, counts = summary
         self._link_targets(path, targets, unresolved_keys, counts if count_links else ())
-        if _is_note(path):
+        if is_note(path):
             for key in tag_keys:
                 self._tags.setdefault(key, set()).add(path)
             for key in alias_keys:
@@ -905,7 +728,7 @@ class VaultIndex:
             return
         full = os.path.join(self.root, rel)
         real = os.path.realpath(full)
-        if real != full and not _inside_vault(real, str(self.root)):      # the path or a folder on it links out
+        if real != full and not inside_vault(real, str(self.root)):      # the path or a folder on it links out
             self._scan_warnings.append(f"{rel}: symlink leading out of the vault: skipped (vaultzoe reads only the vault)")
             full = ""             # forget it, as if removed
         elif real != full and (full + os.sep).startswith(real + os.sep):
@@ -931,7 +754,7 @@ class VaultIndex:
         is_new = rel not in self._stat
         if is_new:
             self._add_file(rel, stat)
-        if not (_is_note(rel) or _is_canvas(rel)):
+        if not (is_note(rel) or is_canvas(rel)):
             changed = is_new or self._stat[rel] != stat
             self._stat[rel] = stat
             self._dirty = self._dirty or changed
@@ -947,7 +770,7 @@ class VaultIndex:
         return changed
 
     def _update_folder(self, rel: str) -> None:
-        files, warnings = _scan(self.root / rel, self.root)
+        files, warnings = scan(self.root / rel, self.root)
         self._scan_warnings.extend(warnings)
         present = {rel + "/" + p for p in files}
         for known in [p for p in self._stat if p.startswith(rel + "/") and p not in present]:
@@ -964,7 +787,7 @@ class VaultIndex:
 
     def refresh(self) -> set[str]:
         """Compare every file's stat with what was indexed; re-read what changed. Returns changed paths."""
-        files, self._scan_warnings = _scan(self.root)
+        files, self._scan_warnings = scan(self.root)
         changed = {p for p in self._stat if p not in files}
         for path in changed:
             self._remove_file(path)
@@ -1055,7 +878,7 @@ class VaultIndex:
     def note(self, path: str) -> Note | None:
         """The parsed note at a vault-relative path (case-insensitive), or None."""
         rel = self._known(path)
-        if rel is None or not _is_note(rel):
+        if rel is None or not is_note(rel):
             return None
         return self._materialize(rel)
 
@@ -1071,7 +894,7 @@ class VaultIndex:
     def _materialize(self, rel: str) -> Note | None:
         """Read the file and wrap its record; re-parse first when the file changed since indexing."""
         try:
-            data, stat = _read(os.path.join(self.root, rel), str(self.root))
+            data, stat = read_file(os.path.join(self.root, rel), str(self.root))
         except OSError:
             self.update(rel)
             return None
@@ -1080,7 +903,7 @@ class VaultIndex:
             changed = self._track(rel, stat, time.time_ns(), data)
             record = parse_record(text, headings=False) if changed or rel not in self._records else None
             if record is not None:
-                problems = _problems(data, text, record, warnings)
+                problems = note_problems(data, text, record, warnings)
                 warnings += _escaping_links(record, rel)
             if record is not None and not self._same(rel, record, warnings, problems):
                 self._put(rel, record, warnings, problems)
@@ -1097,7 +920,7 @@ class VaultIndex:
     def notes(self, folder: str | None = None) -> Iterator[Note]:
         """Every markdown note (or those under `folder`, ignoring case), in path order, each read when reached."""
         prefix = _fold(folder.strip("/")) + "/" if folder else ""
-        paths = (p for p in self._records if _is_note(p) and (not prefix or _fold(p).startswith(prefix)))
+        paths = (p for p in self._records if is_note(p) and (not prefix or _fold(p).startswith(prefix)))
         for path in sorted(paths):
             note = self._materialize(path)
             if note is not None:
@@ -1167,7 +990,7 @@ class VaultIndex:
         """Sync-conflict copies (Obsidian Sync, Dropbox, Syncthing, iCloud), in path order."""
         if self._conflicts is None:
             folded = set(self._lower)
-            self._conflicts = {p for p in self._stat if _is_note(p) and conflict_copy(p, folded)}
+            self._conflicts = {p for p in self._stat if is_note(p) and conflict_copy(p, folded)}
         return sorted(self._conflicts)
 
     def tasks(self) -> list[Note]:
@@ -1204,7 +1027,7 @@ class VaultIndex:
         """{"notes", "links", "unresolved", "tags", "tasks"} (see the module docstring)."""
         skip = set(self.conflicts())
         return {
-            "notes": sum(1 for p in self._records if _is_note(p)),
+            "notes": sum(1 for p in self._records if is_note(p)),
             "links": sum(len(r) for r in self._resolved.values()),
             "unresolved": sum(targets.count(None) for targets in self._resolved.values()),
             "tags": len(self._tags),
