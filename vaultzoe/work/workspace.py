@@ -392,7 +392,9 @@ def _same(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)       # two stats: resolving every registered worktree's path costs more
     except OSError:
-        return a.resolve() == b.resolve()   # one of them is missing: compare where the paths lead
+        if os.path.exists(a) or os.path.exists(b):
+            return False                    # one is there and the other is not
+        return a.resolve() == b.resolve()   # both missing: compare where the paths lead
 
 
 def _reusable(repo: RepoConfig, clone: git.Repo, entry: _Registered) -> Path:
