@@ -22,6 +22,7 @@ def demo_vault(tmp_path_factory) -> Path:
         pytest.skip(f"ground truth not found at {GROUND}")
     target = tmp_path_factory.mktemp("gt") / "vault"
     shutil.copytree(GROUND / "tasks-demo-vault", target)
+    (target / ".obsidian").mkdir(exist_ok=True)     # what Obsidian creates on opening it: it is a vault
     return target
 
 
@@ -118,3 +119,127 @@ def test_invalid_settings_block_a_queued_task_with_the_fix(tmp_path, monkeypatch
     assert result.exit_code == 0
     text = task.read_text()
     assert "status: blocked" in text and "max_agents" in text and "Zoe/Zoe.md" in text
+
+
+# ------------------------------------------------------------------------------------------------ check first, touch after
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file and folder under `folder`, dot-folders included, with the bytes of the files."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>") for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def queued_vault(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("VAULTZOE_PLANNER", "template")
+    vault = tmp_path / "vault"
+    CliRunner().invoke(app, ["init", str(vault)])
+    task = vault / "Tasks/Example task.md"
+    task.write_text(task.read_text().replace("status: draft", "status: queued"))
+    return vault
+
+
+@pytest.mark.parametrize("flags", [
+    ["--planner", "bogus"], ["--forge", "nope"], ["--max-agents", "-3"], ["--max-agents", "65"],
+    ["--max-attempts", "0"], ["--timeout", "-1"], ["--max-agents", "lots"], ["--no-such-flag"],
+])
+def test_bad_flags_are_one_line_exit_2_and_the_vault_is_untouched(queued_vault, flags):
+    before = snapshot(queued_vault)
+    result = CliRunner().invoke(app, ["run", str(queued_vault), "--once", *flags])
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert flags[0] in result.stderr and "--help" in result.stderr
+    assert snapshot(queued_vault) == before
+
+
+@pytest.mark.parametrize("flags", [["--planner", "bogus"], ["--max-agents", "0"], ["--forge", "x"]])
+def test_watch_checks_its_flags_too(queued_vault, flags):
+    before = snapshot(queued_vault)
+    result = CliRunner().invoke(app, ["watch", str(queued_vault), *flags])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(queued_vault) == before
+
+
+def test_good_flags_still_run(queued_vault):
+    result = CliRunner().invoke(app, ["run", str(queued_vault), "--once", "--planner", "template", "--forge", "local",
+                                      "--max-agents", "64", "--max-attempts", "1"])
+    assert result.exit_code == 0, result.output
+
+
+def test_flag_bounds_are_the_settings_bounds():
+    import typing
+
+    from vaultzoe import cli
+    from vaultzoe.settings import Settings
+
+    def bounds(name: str) -> tuple[int, int]:
+        metadata = Settings.model_fields[name].metadata
+        return (next(m.ge for m in metadata if hasattr(m, "ge")), next(m.le for m in metadata if hasattr(m, "le")))
+
+    assert cli.MAX_AGENTS == bounds("max_agents") and cli.MAX_ATTEMPTS == bounds("max_attempts")
+    assert typing.get_args(cli.Planner) == typing.get_args(Settings.model_fields["planner"].annotation)
+    assert typing.get_args(cli.Forge) == typing.get_args(Settings.model_fields["forge"].annotation)
+
+
+@pytest.mark.parametrize("command", [["run", "--once"], ["run", "--until-idle"], ["watch"], ["index"], ["status"],
+                                     ["doctor"]])
+def test_a_folder_that_is_not_a_vault_is_refused_untouched(tmp_path, command):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "README.md").write_text("not a vault\n")
+    result = CliRunner().invoke(app, [command[0], str(folder), *command[1:]])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "is not a vault" in result.stderr and f"vaultzoe init {folder}" in result.stderr
+    assert snapshot(folder) == {"README.md": b"not a vault\n"}
+
+
+def test_an_obsidian_vault_without_zoe_is_a_vault(tmp_path):
+    vault = tmp_path / "vault"
+    (vault / ".obsidian").mkdir(parents=True)
+    result = CliRunner().invoke(app, ["index", str(vault)])
+    assert result.exit_code == 0, result.output
+
+
+def test_another_vaultzoe_on_the_vault_is_one_line(queued_vault):
+    from vaultzoe.vault.watch import vault_lock
+
+    with vault_lock(queued_vault):
+        result = CliRunner().invoke(app, ["run", str(queued_vault), "--once"])
+    assert result.exit_code == 2 and "already working on" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------------------ SIGTERM
+
+
+def test_sigterm_stops_watch_as_cleanly_as_ctrl_c(queued_vault, tmp_path):
+    import os
+    import signal
+    import time
+
+    env = {**os.environ, "VAULTZOE_PLANNER": "template"}
+    daemon = subprocess.Popen([sys.executable, "-m", "vaultzoe.cli", "watch", str(queued_vault)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert daemon.stdout.readline().startswith("watching ")
+        # A note written after the first pass: the index learns of it, but saves its cache at most every 10 s.
+        probe = queued_vault / "Tasks" / "Probe after start.md"
+        probe.write_text("---\ntags: [task]\nstatus: queued\n---\nA probe.\n")
+        deadline = time.monotonic() + 60
+        while "id:" not in probe.read_text():
+            assert time.monotonic() < deadline and daemon.poll() is None, "the daemon never took up the probe"
+            time.sleep(0.05)
+        daemon.send_signal(signal.SIGTERM)
+        out, err = daemon.communicate(timeout=60)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert daemon.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+    assert "Probe after start.md".encode() in (queued_vault / ".vaultzoe" / "index.marshal").read_bytes()
+    from vaultzoe.vault.watch import vault_lock
+
+    with vault_lock(queued_vault) as lock_path:      # the lock went with the process
+        assert lock_path.exists()

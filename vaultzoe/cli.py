@@ -7,20 +7,59 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from .errors import PathOutsideVault, VaultError, VaultzoeError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+
+class _OneLineErrors(TyperGroup):
+    """A mistyped flag or an expected error is one line on stderr (exit 2), never a usage block or a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _CLICK_ERRORS as error:
+            where = getattr(error, "ctx", None) or ctx
+            name = where.command_path
+            message = error.format_message().replace("Value error, ", "")
+            typer.echo(f"{name}: {message} (see `{name} --help`)", err=True)
+            raise typer.Exit(getattr(error, "exit_code", 2)) from None
+        except VaultzoeError as error:
+            typer.echo(f"vaultzoe: {' '.join(str(error).split())}", err=True)
+            raise typer.Exit(2) from None
+
+
+# typer >= 0.29 carries its own copy of click, whose errors derive from TyperException
+_CLICK_ERRORS = (click.ClickException, typer.TyperException)
+
+app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True,
                   help="vaultzoe: coding agents driven from an Obsidian vault.")
 
+# Flag bounds and choices, checked before anything is read or written; the same as Settings' (a test compares).
+Planner = Literal["auto", "claude", "template"]
+Forge = Literal["auto", "github", "local"]
+MAX_AGENTS = (1, 64)
+MAX_ATTEMPTS = (1, 20)
 
-def _vault(path: Path) -> Path:
+
+def _folder(path: Path) -> Path:
+    """An existing folder, else a VaultError with the fix."""
     root = path.expanduser()
     if not root.is_dir():
         raise VaultError(f"No vault at {root}: pass the folder Obsidian opens (run `vaultzoe init {root}` to create one)")
+    return root.resolve()
+
+
+def _vault(path: Path) -> Path:
+    """An existing folder that is a vault (Obsidian's or vaultzoe's), else a VaultError with the fix."""
+    root = _folder(path)
+    if not (root / ".obsidian").is_dir() and not (root / "Zoe" / "Zoe.md").is_file():
+        raise VaultError(f"{root} is not a vault (no .obsidian/ folder, no Zoe/Zoe.md); vaultzoe changes nothing "
+                         f"there: run `vaultzoe init {root}` to make it one, or pass the folder Obsidian opens")
     return root.resolve()
 
 
@@ -109,16 +148,17 @@ def _flags(max_agents, max_attempts, planner, forge) -> dict:
 def run(vault: Path,
         once: bool = typer.Option(False, "--once", help="One pass, then exit."),
         until_idle: bool = typer.Option(False, "--until-idle", help="Passes until nothing is queued, running or checking."),
-        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds (--until-idle)."),
-        max_agents: Optional[int] = typer.Option(None, "--max-agents"),
-        max_attempts: Optional[int] = typer.Option(None, "--max-attempts"),
-        planner: Optional[str] = typer.Option(None, "--planner", help="auto | claude | template"),
-        forge: Optional[str] = typer.Option(None, "--forge", help="auto | github | local"),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds (--until-idle).",
+                                                min=0),
+        max_agents: Optional[int] = typer.Option(None, "--max-agents", min=MAX_AGENTS[0], max=MAX_AGENTS[1]),
+        max_attempts: Optional[int] = typer.Option(None, "--max-attempts", min=MAX_ATTEMPTS[0], max=MAX_ATTEMPTS[1]),
+        planner: Optional[Planner] = typer.Option(None, "--planner"),
+        forge: Optional[Forge] = typer.Option(None, "--forge"),
         ) -> None:
     """Reconcile the vault: one pass (--once) or until idle (--until-idle)."""
-    from .daemon import open_orchestrator, run_until_idle, vault_lock
+    from .daemon import open_orchestrator, run_until_idle, sigterm_as_interrupt, vault_lock
     root = _vault(vault)
-    with vault_lock(root):
+    with sigterm_as_interrupt(), vault_lock(root):
         orch = open_orchestrator(root, _flags(max_agents, max_attempts, planner, forge))
         try:
             if once or not until_idle:
@@ -144,13 +184,13 @@ def _print_pass(result) -> None:
 
 @app.command()
 def watch(vault: Path,
-          max_agents: Optional[int] = typer.Option(None, "--max-agents"),
-          planner: Optional[str] = typer.Option(None, "--planner"),
-          forge: Optional[str] = typer.Option(None, "--forge")) -> None:
-    """Run as a daemon: react to edits in the vault; Ctrl-C stops vaultzoe and leaves running agents alone."""
-    from .daemon import open_orchestrator, vault_lock, watch as watch_loop
+          max_agents: Optional[int] = typer.Option(None, "--max-agents", min=MAX_AGENTS[0], max=MAX_AGENTS[1]),
+          planner: Optional[Planner] = typer.Option(None, "--planner"),
+          forge: Optional[Forge] = typer.Option(None, "--forge")) -> None:
+    """Run as a daemon: react to edits in the vault; Ctrl-C or SIGTERM stops vaultzoe and leaves running agents alone."""
+    from .daemon import open_orchestrator, sigterm_as_interrupt, vault_lock, watch as watch_loop
     root = _vault(vault)
-    with vault_lock(root):
+    with sigterm_as_interrupt(), vault_lock(root):
         orch = open_orchestrator(root, _flags(max_agents, None, planner, forge))
         typer.echo(f"watching {root} (Ctrl-C to stop; running agents keep running and are picked up next time)")
         try:
@@ -183,7 +223,7 @@ def trust(vault: Path) -> None:
     """Trust the vault's repo and agent notes as they are now (their commands run on this machine); prints each."""
     import os
     from .trust import trust_vault
-    for line in trust_vault(_vault(vault), os.environ):
+    for line in trust_vault(_folder(vault), os.environ):    # reads the notes, writes nothing into the folder
         typer.echo(line)
 
 

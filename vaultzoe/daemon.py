@@ -1,20 +1,94 @@
-"""The loop: one pass, passes until idle, or a watcher-driven daemon (a `for` loop with `finally`)."""
+"""The loop: one pass, passes until idle, or a watcher-driven daemon (a `for` loop with `finally`).
+
+A pass that dies because the disk refuses a write (full, read-only, no permission) does not stop the loop:
+one log line, then retries 1 s apart, doubling to 30 s, and one line when writes work again.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .errors import VaultzoeError
+from .errors import VaultWriteError, VaultzoeError
 from .orchestrator import Orchestrator, Parts, PassResult
 from .vault.watch import VaultWatcher, vault_lock
 
 log = logging.getLogger("vaultzoe")
 
 FULL_RESCAN_SECONDS = 300.0
+QUICK_PAUSE = 0.02          # run_until_idle's pause after a pass that moved tasks on
+WRITE_REFUSALS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO})
+
+
+def write_refusal(error: BaseException | None) -> BaseException | None:
+    """The refused write behind `error` (itself or a cause), if the disk refusing a write is what it is."""
+    for _ in range(5):
+        if error is None:
+            return None
+        if isinstance(error, VaultWriteError) or (isinstance(error, OSError) and error.errno in WRITE_REFUSALS):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+class Backoff:
+    """Waits between passes that died of a refused write: `first` s, doubling up to `most` s."""
+
+    def __init__(self, first: float = 1.0, most: float = 30.0) -> None:
+        self.first, self.most = first, most
+        self.delay: float | None = None
+
+    def failed(self, error: BaseException) -> float:
+        """Record a failed pass; the seconds to wait before the next. Logs only the first of a run of failures."""
+        if self.delay is None:
+            self.delay = self.first
+            log.error("vaultzoe cannot write (%s); it keeps running and retries every %g-%g s", error,
+                      self.first, self.most)
+        else:
+            self.delay = min(self.delay * 2, self.most)
+        return self.delay
+
+    def succeeded(self) -> None:
+        if self.delay is not None:
+            self.delay = None
+            log.warning("vaultzoe can write again; carrying on")
+
+
+def guarded_pass(orch: Orchestrator, backoff: Backoff, **kwargs: object) -> PassResult | None:
+    """One pass; None (and a wait chosen by `backoff`) when it died of a refused write."""
+    try:
+        result = orch.reconcile(**kwargs)  # type: ignore[arg-type]
+    except (OSError, VaultzoeError) as error:
+        if write_refusal(error) is None:
+            raise
+        backoff.failed(error)
+        return None
+    backoff.succeeded()
+    return result
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager's stop) takes the same clean way out as Ctrl-C."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:            # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -30,42 +104,65 @@ def open_orchestrator(root: Path, flags: Mapping[str, object] | None = None, par
 
 
 def run_until_idle(orch: Orchestrator, timeout: float | None = None, pause: float = 0.5,
-                   on_pass: Callable[[PassResult], None] | None = None) -> IdleResult:
+                   on_pass: Callable[[PassResult], None] | None = None, backoff: Backoff | None = None) -> IdleResult:
     """At least one full pass, then passes until nothing is queued, running or checking."""
     start = time.monotonic()
+    backoff = backoff or Backoff()
     passes = 0
+    result = PassResult({})
+    nap = pause
     while True:
-        result = orch.reconcile()
+        outcome = guarded_pass(orch, backoff)
         passes += 1
-        if on_pass:
-            on_pass(result)
+        if outcome is not None:
+            # tasks moved on: look again at once (agents that end quickly free their slots for the queue);
+            # each pass with nothing new waits twice as long as the last, up to `pause`
+            nap = min(QUICK_PAUSE, pause) if outcome.counts != result.counts else min(nap * 2, pause)
+            result = outcome
+            if on_pass:
+                on_pass(result)
         elapsed = time.monotonic() - start
-        if not result.busy:
+        if outcome is not None and not result.busy:
             return IdleResult(True, passes, elapsed, result)
         if timeout is not None and elapsed >= timeout:
             return IdleResult(False, passes, elapsed, result)
-        time.sleep(pause)
+        wait = nap if outcome is not None else backoff.delay or pause
+        time.sleep(wait if timeout is None else min(wait, max(timeout - elapsed, 0.0)))
 
 
 def watch(orch: Orchestrator, on_pass: Callable[[PassResult], None] | None = None,
-          stop: Callable[[], bool] = lambda: False) -> None:
+          stop: Callable[[], bool] = lambda: False, backoff: Backoff | None = None) -> None:
     """React to edits within a fraction of a second; look at agents, PRs and CI on a timer."""
+    backoff = backoff or Backoff()
     with VaultWatcher(orch.root, orch.store.is_own_write) as watcher:
-        result = orch.reconcile()
+        outcome = guarded_pass(orch, backoff)
+        result = outcome or PassResult({})
         last_scan = time.monotonic()
         while not stop():
-            if on_pass:
-                on_pass(result)
-            wait = 1.0 if result.busy else orch.settings.poll_seconds
-            batch = watcher.next_batch(timeout=wait)
-            # a full stat scan now and then, so a lost inotify event is only ever late, never lost
-            rescan = (batch is not None and batch.rescan) or time.monotonic() - last_scan > FULL_RESCAN_SECONDS
-            if batch is None and not rescan and not result.watching:
-                continue      # nothing edited and nothing out there to look at: an idle daemon stays idle
+            if outcome is None:
+                _wait_out(watcher, backoff.delay or backoff.first, stop)
+                batch, rescan = None, True     # what the failed pass read may be stale: look at everything again
+            else:
+                if on_pass:
+                    on_pass(result)
+                batch = watcher.next_batch(timeout=1.0 if result.busy else orch.settings.poll_seconds)
+                # a full stat scan now and then, so a lost inotify event is only ever late, never lost
+                rescan = (batch is not None and batch.rescan) or time.monotonic() - last_scan > FULL_RESCAN_SECONDS
+                if batch is None and not rescan and not result.watching:
+                    continue      # nothing edited and nothing out there to look at: an idle daemon stays idle
             if rescan:
                 last_scan = time.monotonic()
             dirty = set(batch.paths) if batch is not None else set()
-            result = orch.reconcile(dirty=dirty, rescan=rescan)
+            outcome = guarded_pass(orch, backoff, dirty=dirty, rescan=rescan)
+            result = outcome or result
 
 
-__all__ = ["open_orchestrator", "run_until_idle", "watch", "vault_lock", "IdleResult", "VaultzoeError"]
+def _wait_out(watcher: VaultWatcher, seconds: float, stop: Callable[[], bool]) -> None:
+    """Let `seconds` pass, edits or not (they are picked up by the rescan that follows)."""
+    deadline = time.monotonic() + seconds
+    while not stop() and (left := deadline - time.monotonic()) > 0:
+        watcher.next_batch(timeout=left)
+
+
+__all__ = ["open_orchestrator", "run_until_idle", "watch", "vault_lock", "IdleResult", "VaultzoeError", "Backoff",
+           "guarded_pass", "sigterm_as_interrupt", "write_refusal"]
