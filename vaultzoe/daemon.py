@@ -39,30 +39,33 @@ def write_refusal(error: BaseException | None) -> BaseException | None:
 
 
 class Backoff:
-    """Waits between passes that died of a refused write: `first` s, doubling up to `most` s."""
+    """Waits between passes that could not write: `first` s, doubling up to `most` s; `delay` is None when all is well."""
 
     def __init__(self, first: float = 1.0, most: float = 30.0) -> None:
         self.first, self.most = first, most
         self.delay: float | None = None
+        self._told = False
 
-    def failed(self, error: BaseException) -> float:
-        """Record a failed pass; the seconds to wait before the next. Logs only the first of a run of failures."""
-        if self.delay is None:
-            self.delay = self.first
+    def failed(self, error: BaseException | None) -> float:
+        """Record a pass that could not write; the seconds to wait before the next.
+
+        Logs the first of a run of failures, unless `error` is None (the orchestrator has said it already).
+        """
+        self.delay = self.first if self.delay is None else min(self.delay * 2, self.most)
+        if error is not None and not self._told:
+            self._told = True
             log.error("vaultzoe cannot write (%s); it keeps running and retries every %g-%g s", error,
                       self.first, self.most)
-        else:
-            self.delay = min(self.delay * 2, self.most)
         return self.delay
 
     def succeeded(self) -> None:
-        if self.delay is not None:
-            self.delay = None
+        if self._told:
             log.warning("vaultzoe can write again; carrying on")
+        self.delay, self._told = None, False
 
 
 def guarded_pass(orch: Orchestrator, backoff: Backoff, **kwargs: object) -> PassResult | None:
-    """One pass; None (and a wait chosen by `backoff`) when it died of a refused write."""
+    """One pass; None when it died of a refused write. Either way `backoff.delay` says whether to retry soon."""
     try:
         result = orch.reconcile(**kwargs)  # type: ignore[arg-type]
     except (OSError, VaultzoeError) as error:
@@ -70,7 +73,10 @@ def guarded_pass(orch: Orchestrator, backoff: Backoff, **kwargs: object) -> Pass
             raise
         backoff.failed(error)
         return None
-    backoff.succeeded()
+    if getattr(orch, "write_trouble", None) is not None:
+        backoff.failed(None)      # the pass went on without the writes it needed (and said so): retry on the clock
+    else:
+        backoff.succeeded()
     return result
 
 
@@ -105,28 +111,24 @@ def open_orchestrator(root: Path, flags: Mapping[str, object] | None = None, par
 
 def run_until_idle(orch: Orchestrator, timeout: float | None = None, pause: float = 0.5,
                    on_pass: Callable[[PassResult], None] | None = None, backoff: Backoff | None = None) -> IdleResult:
-    """At least one full pass, then passes until nothing is queued, running or checking."""
+    """At least one full pass, then passes until nothing is queued, running or checking (and every write landed)."""
     start = time.monotonic()
     backoff = backoff or Backoff()
     passes = 0
     result = PassResult({})
-    nap = pause
     while True:
         outcome = guarded_pass(orch, backoff)
         passes += 1
         if outcome is not None:
-            # tasks moved on: look again at once (agents that end quickly free their slots for the queue);
-            # each pass with nothing new waits twice as long as the last, up to `pause`
-            nap = min(QUICK_PAUSE, pause) if outcome.counts != result.counts else min(nap * 2, pause)
             result = outcome
             if on_pass:
                 on_pass(result)
         elapsed = time.monotonic() - start
-        if outcome is not None and not result.busy:
+        if backoff.delay is None and not result.busy:
             return IdleResult(True, passes, elapsed, result)
         if timeout is not None and elapsed >= timeout:
             return IdleResult(False, passes, elapsed, result)
-        wait = nap if outcome is not None else backoff.delay or pause
+        wait = backoff.delay or pause
         time.sleep(wait if timeout is None else min(wait, max(timeout - elapsed, 0.0)))
 
 
@@ -139,12 +141,12 @@ def watch(orch: Orchestrator, on_pass: Callable[[PassResult], None] | None = Non
         result = outcome or PassResult({})
         last_scan = time.monotonic()
         while not stop():
-            if outcome is None:
-                _wait_out(watcher, backoff.delay or backoff.first, stop)
+            if on_pass and outcome is not None:
+                on_pass(result)
+            if backoff.delay is not None:
+                _wait_out(watcher, backoff.delay, stop)
                 batch, rescan = None, True     # what the failed pass read may be stale: look at everything again
             else:
-                if on_pass:
-                    on_pass(result)
                 batch = watcher.next_batch(timeout=1.0 if result.busy else orch.settings.poll_seconds)
                 # a full stat scan now and then, so a lost inotify event is only ever late, never lost
                 rescan = (batch is not None and batch.rescan) or time.monotonic() - last_scan > FULL_RESCAN_SECONDS
