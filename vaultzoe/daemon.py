@@ -116,10 +116,14 @@ def run_until_idle(orch: Orchestrator, timeout: float | None = None, pause: floa
     backoff = backoff or Backoff()
     passes = 0
     result = PassResult({})
+    nap = pause
     while True:
         outcome = guarded_pass(orch, backoff)
         passes += 1
         if outcome is not None:
+            # tasks moved on: look again at once (agents that end quickly free their slots for the queue);
+            # each pass with nothing new waits twice as long as the last, up to `pause`
+            nap = min(QUICK_PAUSE, pause) if outcome.counts != result.counts else min(nap * 2, pause)
             result = outcome
             if on_pass:
                 on_pass(result)
@@ -128,7 +132,7 @@ def run_until_idle(orch: Orchestrator, timeout: float | None = None, pause: floa
             return IdleResult(True, passes, elapsed, result)
         if timeout is not None and elapsed >= timeout:
             return IdleResult(False, passes, elapsed, result)
-        wait = backoff.delay or pause
+        wait = nap if backoff.delay is None else backoff.delay
         time.sleep(wait if timeout is None else min(wait, max(timeout - elapsed, 0.0)))
 
 

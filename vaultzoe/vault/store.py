@@ -240,9 +240,9 @@ def _replace_if_unchanged(target: Path, data: bytes, digest: str, path: str) -> 
         if digest_of(current) != digest:
             raise WriteConflict(f"{path} changed on disk since vaultzoe read it; read it again and redo the change")
         mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        # A rename would succeed in a writable folder anyway; the human's read-only mark is what we honour.
-        if os.statvfs(target.parent).f_flag & os.ST_RDONLY:
+        if os.statvfs(target.parent).f_flag & os.ST_RDONLY:      # the disk's refusal, not the human's mark
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(target))
+        # A rename would succeed in a writable folder anyway; the human's read-only mark is what we honour.
         if not mode & 0o222 or not os.access(target, os.W_OK):
             raise VaultError(f"{path} is read-only: vaultzoe leaves it alone; make it writable to let vaultzoe update it")
         temp = write_temp(target, data, mode)
