@@ -46,3 +46,34 @@ def test_a_pass_starts_its_agents_without_waiting_for_each_to_come_up(world, hel
     held_python.touch()
     result = run_until_idle(orch, timeout=60)
     assert result.idle and result.last.counts.get("review") == 2, result
+
+
+def test_a_pass_that_moved_tasks_on_is_followed_at_once_and_a_quiet_one_backs_off(world, monkeypatch):
+    import vaultzoe.daemon as daemon
+    monkeypatch.setenv("VAULTZOE_MAX_AGENTS", "1")
+    for name in ("One", "Two", "Three"):
+        world.task(name, mode="good")
+    orch = Orchestrator(world.vault, Parts.real(world.vault))
+    passes: list[dict] = []
+    naps: list[tuple[int, float]] = []      # (passes so far, seconds asked for)
+
+    class Clock:                            # the one boundary: the loop's clock, recording each pause
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            naps.append((len(passes), seconds))
+            time.sleep(seconds)
+    monkeypatch.setattr(daemon, "time", Clock)
+
+    result = run_until_idle(orch, timeout=120, pause=0.5, on_pass=lambda r: passes.append(dict(r.counts)))
+
+    assert result.idle and result.last.counts.get("review") == 3
+    counts = [{}] + passes
+    previous = 0.5
+    for done, seconds in naps:
+        moved = counts[done] != counts[done - 1]
+        expected = daemon.QUICK_PAUSE if moved else min(previous * 2, 0.5)
+        assert seconds == pytest.approx(expected), (done, counts[done - 1], counts[done], naps)
+        previous = seconds
+    assert naps and naps[0][1] == daemon.QUICK_PAUSE      # the first pass started a task: the next follows at once
