@@ -10,6 +10,7 @@ import pytest
 from tests.brain.conftest import write_vault
 from vaultzoe.brain import context
 from vaultzoe.brain.context import ContextPack, build_pack, estimate_tokens, is_private, key_terms, note_changed, redact
+from vaultzoe.brain.lexicon import lexicon_of
 from vaultzoe.errors import VaultError
 from vaultzoe.vault.index import VaultIndex
 from vaultzoe.vault.note import Note
@@ -243,7 +244,7 @@ def test_template_words_of_many_tasks_are_not_key_terms(tmp_path):
                                         "## Acceptance criteria\n\n- [ ] reviewed by Bernadette\n")
     files[TASK] += "- [ ] reviewed by Bernadette\n"
     index = open_vault(tmp_path, files)
-    lexicon = context._lexicon(index)
+    lexicon = lexicon_of(index)
     task = index.note(TASK)
     terms = key_terms(context._task_words(task), task.name, lexicon)
     assert "bernadette" not in terms and "csv" in terms

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..settings import LEARNINGS_DIR
 from ..vault.edit import get_block, replace_block
-from .context import is_private
+from .privacy import is_private
 from .redact import redact
 
 if TYPE_CHECKING:
