@@ -64,3 +64,16 @@ def test_a_human_edit_or_a_new_state_is_rendered_again(tmp_path):
     text = note.read_text(encoding="utf-8")
     assert "status: running" in text and "vaultzoe: running" in text
     assert journal.take_touched() == {"Tasks/Add.md"}
+
+
+def test_state_the_note_does_not_show_is_no_reason_to_render_again(tmp_path, monkeypatch):
+    journal, state = make(tmp_path)
+    journal.task_note(state)
+    journal.task_note(state)
+    calls = []
+    real = journal_module.update_task_note
+    monkeypatch.setattr(journal_module, "update_task_note", lambda text, s: calls.append(s) or real(text, s))
+
+    journal.task_note(replace(state, note_status="queued", notified="queued:0", cost_usd=0.5))
+
+    assert calls == []

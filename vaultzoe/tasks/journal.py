@@ -261,7 +261,7 @@ class Journal:
     def __init__(self, store: VaultStore):
         self.store = store
         self.touched: set[str] = set()   # paths written since the last take_touched(), for the index
-        self._task_texts: dict[str, tuple[str, TaskState, str]] = {}   # path -> (text read, state, text made)
+        self._task_texts: dict[str, tuple[str, dict, str, str]] = {}   # path -> (text read, keys, callout, made)
 
     def edit(self, path: str, change) -> str:
         """store.edit; the path counts as touched only when the change had something to write."""
@@ -286,12 +286,14 @@ class Journal:
         self.edit(state.path, lambda text: self._task_text(text, state))
 
     def _task_text(self, text: str, state: TaskState) -> str:
-        """update_task_note, remembered per note: the same text and state give the same note (YAML is slow)."""
+        """update_task_note, remembered per note: the same text, keys and status block make the same note (YAML
+        is slow, and most of a task's state never shows in its note)."""
+        keys, callout = task_keys(state), status_callout(state)
         seen = self._task_texts.get(state.path)
-        if seen is not None and seen[1] == state and seen[0] == text:
-            return seen[2]
+        if seen is not None and seen[:3] == (text, keys, callout):
+            return seen[3]
         result = update_task_note(text, state)
-        self._task_texts[state.path] = (text, state, result)
+        self._task_texts[state.path] = (text, keys, callout, result)
         return result
 
     def attempt(self, rec: AttemptRecord) -> None:
