@@ -22,9 +22,10 @@ class WriteConflict(VaultError):
 class VaultWriteError(VaultError):
     """The disk refused a write (full, read-only, no permission); it passes once the human fixes that."""
 
-    def __init__(self, message: str, errno: int | None = None):
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None):
         super().__init__(message)
         self.errno = errno
+        self.filename = filename
 
 
 class SettingsError(VaultzoeError):

@@ -25,7 +25,7 @@ def test_a_full_disk_is_one_typed_error_no_temp_file_and_recovers(tiny_disk):
     grow = lambda text: text + "x" * 20_000 + "\n"   # noqa: E731 - more than any block left
     with pytest.raises(VaultWriteError, match="disk is full: free some space") as caught:
         store.edit("Task.md", grow)
-    assert caught.value.errno == errno.ENOSPC
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, "Task.md")
     with pytest.raises(VaultWriteError):
         store.create("Zoe/Inbox.md", "y" * 20_000)
     assert sorted(os.listdir(vault)) == before

@@ -31,7 +31,7 @@ def disk_refusals(path: str) -> Iterator[None]:
         if error.errno not in REFUSALS:
             raise
         raise VaultWriteError(
-            f"vaultzoe cannot write {path}: {REFUSALS[error.errno]}; it retries by itself", error.errno
+            f"vaultzoe cannot write {path}: {REFUSALS[error.errno]}; it retries by itself", error.errno, path
         ) from error
 
 
