@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping, Protocol
+from typing import TYPE_CHECKING, Literal, Mapping, Protocol
 
 from .settings import RepoConfig
+
+if TYPE_CHECKING:
+    from .brain.learnings import Learned
 
 # ---------------------------------------------------------------- running agent processes
 
@@ -52,6 +55,9 @@ class Runner(Protocol):
     def poll(self, run_dir: Path) -> RunState: ...          # works for runs started by an earlier vaultzoe process
     def stop(self, run_dir: Path, reason: str = "stopped") -> RunState: ...   # terminates the whole process group
     def enforce_timeout(self, run_dir: Path) -> RunState: ...               # kills the group if past its deadline
+    def start_nowait(self, spec: RunSpec) -> RunState: ...  # start() without waiting for the agent to come up
+    def tail(self, run_dir: Path, max_bytes: int = 4000) -> str: ...        # end of the output log, redacted
+    def read_log(self, run_dir: Path) -> str: ...           # the whole kept output log, redacted
 
 
 # ---------------------------------------------------------------- agents (what to run, how to read it)
@@ -188,7 +194,7 @@ class PlanRequest:
     context: str                       # the rendered context pack
     context_notes: tuple[tuple[str, int], ...]   # (vault path, tokens) used
     repo: RepoConfig
-    learnings: str
+    learnings: Learned                 # the kind's learnings note, parsed (brain/learnings.py)
     previous: tuple[AttemptEvidence, ...] = ()
     agents: tuple[str, ...] = ()       # agents available to choose from
     default_agent: str = "claude"

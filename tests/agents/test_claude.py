@@ -13,7 +13,8 @@ from tests.agents.conftest import claude_config, git, run_agent
 from tests.stubs.model_stub import ModelStub, Shell, Turn, WriteFile
 from vaultzoe.errors import RunnerError
 from vaultzoe.settings import AgentConfig
-from vaultzoe.work.claude import ARGV_PROMPT_LIMIT, ClaudeAgent
+from vaultzoe.work.claude import ClaudeAgent
+from vaultzoe.work.cli_agent import ARGV_PROMPT_LIMIT
 
 agents = pytest.mark.agents
 PLAIN = AgentConfig(name="claude", kind="claude", command=("claude",))

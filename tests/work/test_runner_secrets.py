@@ -17,7 +17,8 @@ from vaultzoe.settings import AgentConfig
 from vaultzoe.tasks.journal import AttemptRecord, attempt_body, one_line
 from vaultzoe.tasks.model import Attempt, Status, TaskState
 from vaultzoe.work.agents import CommandAgent
-from vaultzoe.work.runners import ProcessRunner, redacted_tail, run_logged, tail
+from vaultzoe.work.commands import redacted_tail, run_logged
+from vaultzoe.work.runners import ProcessRunner, tail
 
 PY = sys.executable
 GH = "ghp_" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0UvWxYz12"

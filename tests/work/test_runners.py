@@ -14,7 +14,8 @@ import pytest
 
 from vaultzoe.errors import RunnerError
 from vaultzoe.protocols import RunSpec, RunState
-from vaultzoe.work.runners import ProcessRunner, run_logged, tail
+from vaultzoe.work.commands import run_logged
+from vaultzoe.work.runners import ProcessRunner, tail
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,3 +298,20 @@ def test_fake_runner_stop_and_timeout(tmp_path):
     timed_out = fake.enforce_timeout(slow.run_dir)
     assert timed_out.timed_out and timed_out.exit_code == 143 and not fake.poll(slow.run_dir).running
     assert fake.poll(tmp_path / "unknown") == RunState(run_dir=tmp_path / "unknown", pid=None, running=False)
+
+
+def test_every_runner_has_every_call_the_runner_protocol_declares(tmp_path):
+    """The orchestrator calls start_nowait, tail and read_log through the Protocol, never by probing."""
+    from vaultzoe.fakes.runner import FakeRunner
+    from vaultzoe.protocols import Runner
+    declared = {name for name in vars(Runner) if not name.startswith("_")}
+    assert {"start", "start_nowait", "poll", "stop", "enforce_timeout", "tail", "read_log"} <= declared
+    for runner in (ProcessRunner(), FakeRunner()):
+        assert all(callable(getattr(runner, name, None)) for name in declared), type(runner).__name__
+
+    fake = FakeRunner()
+    fake.enqueue(output="done\n", polls=0)
+    spec = spec_for(tmp_path, ["a"])
+    assert fake.start_nowait(spec).running and fake.started == [spec]
+    assert fake.tail(spec.run_dir) == "" and not fake.poll(spec.run_dir).running
+    assert fake.tail(spec.run_dir, 3) == "ne\n" and fake.read_log(spec.run_dir) == "done\n"

@@ -85,6 +85,10 @@ class FakeRunner:
         self.started.append(spec)
         return state
 
+    def start_nowait(self, spec: RunSpec) -> RunState:
+        """Like start(): a fake run is up at once, so there is nothing to wait for."""
+        return self.start(spec)
+
     def poll(self, run_dir: Path) -> RunState:
         run = self._runs.get(run_dir)
         if run is None:
@@ -112,10 +116,12 @@ class FakeRunner:
         return self._end(run, TERMINATED, run.script.output, timed_out=True)
 
     def tail(self, run_dir: Path, max_bytes: int = 4000) -> str:
+        """The end of an ended run's scripted output ("" while it runs)."""
         run = self._runs.get(run_dir)
         return run.output[-max_bytes:] if run else ""
 
     def read_log(self, run_dir: Path) -> str:
+        """An ended run's whole scripted output ("" while it runs)."""
         run = self._runs.get(run_dir)
         return run.output if run else ""
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..protocols import AgentReport, Invocation
-from .claude import (CliAgent, as_dict, as_int, as_list, as_str, has_option, prompt_argument, unique)
+from .cli_agent import (CliAgent, as_dict, as_int, as_list, as_str, has_option, prompt_argument, unique)
 
 CODEX_INSTALL = "npm install -g @openai/codex"
 SANDBOX_OPTIONS = ("--sandbox", "-s", "--full-auto", "--approve-for-me", "--dangerously-bypass-approvals-and-sandbox")

@@ -38,7 +38,7 @@ from ..errors import ForgeError, TaskBlocked, WorkspaceError
 from ..protocols import CheckItem, Forge, ForgeJob, ForgeReport
 from ..settings import SETTINGS_NOTE, RepoConfig, Settings
 from . import done
-from .runners import Completed, run_logged
+from .commands import Completed, run_logged
 from .workspace import BaseMove, Workspace
 
 FORGES: dict[str, str] = {

@@ -40,7 +40,7 @@ import git
 
 from ..errors import PushRejected, WorkspaceError
 from ..settings import RepoConfig
-from .runners import run_logged
+from .commands import run_logged
 
 # Never wait for a password nobody will type, and never run the repo's hooks: an agent can write
 # .git/hooks from its worktree, and vaultzoe's own git commands (worktree add, push) carry the user's
