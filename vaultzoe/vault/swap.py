@@ -40,6 +40,7 @@ def _renameat2():
 
 
 _RENAMEAT2 = _renameat2()
+_LEASES = hasattr(fcntl, "F_SETLEASE") and hasattr(fcntl, "F_SETSIG")     # Linux only
 
 
 def exchange(first: Path, second: Path) -> bool:
@@ -73,6 +74,8 @@ class ReadLease:
 
     def take(self, patience: float) -> bool | None:
         """Hold the lease; False when someone still writes the file after `patience` s, None when unsupported."""
+        if not _LEASES:
+            return None
         deadline = time.monotonic() + patience
         while True:
             try:
