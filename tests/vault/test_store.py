@@ -373,3 +373,26 @@ def test_a_save_into_the_file_we_replace_is_kept_however_late_it_lands(store, va
         worker.join()
     assert note.read_bytes() == NOTE.replace("queued", "running").encode() + b"Written late.\r\n"
     assert entries(vault) == ["Task.md"]
+
+
+def test_a_save_renamed_into_place_at_the_last_moment_is_put_back(store, vault, monkeypatch):
+    note = vault / "Task.md"
+    note.write_bytes(NOTE.encode())
+    real_fstat = os.fstat
+    fired = []
+
+    def fstat(fd: int):
+        result = real_fstat(fd)
+        # The first look at the compared file once our temp file exists: our last check before the swap.
+        if not fired and any(name.endswith(".tmp") for name in os.listdir(vault)):
+            fired.append(True)
+            temp = vault / ".Task.md.swp"
+            temp.write_bytes(NOTE.encode() + b"Renamed in at the last moment.\r\n")
+            os.replace(temp, note)
+        return result
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    store.edit("Task.md", lambda text: set_frontmatter(text, {"status": "running"}))
+    assert fired
+    assert note.read_bytes() == NOTE.replace("queued", "running").encode() + b"Renamed in at the last moment.\r\n"
+    assert entries(vault) == ["Task.md"]
