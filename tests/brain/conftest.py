@@ -9,6 +9,7 @@ import anthropic
 import pytest
 
 from tests.stubs.anthropic_stub import AnthropicStub
+from vaultzoe.brain.learnings import Learned
 from vaultzoe.protocols import AttemptEvidence, PlanRequest, TaskBrief
 from vaultzoe.settings import RepoConfig
 
@@ -43,7 +44,7 @@ def repo() -> RepoConfig:
 def request(attempt: int = 1, previous: tuple[AttemptEvidence, ...] = (), **overrides: object) -> PlanRequest:
     values: dict[str, object] = dict(
         task=brief(), attempt=attempt, context="### Acme Corp\nAcme wants semicolon-separated CSV files.\n",
-        context_notes=(("Customers/Acme Corp.md", 12),), repo=repo(), learnings="",
+        context_notes=(("Customers/Acme Corp.md", 12),), repo=repo(), learnings=Learned(),
         previous=previous, agents=("claude", "codex"), default_agent="claude", requested_agent="auto")
     values.update(overrides)
     return PlanRequest(**values)  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from vaultzoe.brain.learnings import Outcome, human_part, kind_of, lessons, new_note, prompt_shape, record, stats
+from vaultzoe.brain.learnings import (Learned, Outcome, human_part, kind_of, lessons, new_note, parse, prompt_shape,
+                                      record, stats)
 from vaultzoe.vault.edit import get_block, replace_block
 from vaultzoe.vault.note import Note
 
@@ -101,12 +102,29 @@ def test_prompt_shape():
         "Goal, Business context (~2.0k tokens)"
 
 
+def test_a_learnings_note_is_parsed_once_into_a_typed_value_the_planners_read():
+    text = new_note("ui") + "\nPrefer the design system. %% note to self %%\n"
+    for n in range(20):
+        text = record(text, outcome(f"t{n}", 2, agent="codex", model=None, merged=n % 2 == 0, lesson=f"Lesson {n}."))
+    learned = parse(text)
+    assert isinstance(learned, Learned) and learned == parse(text)
+    assert [s.key for s in learned.stats] == ["codex/default"] and learned.stats == tuple(stats(text).values())
+    assert learned.stats_by_key()["codex/default"].merges == 10
+    assert learned.notes == "Prefer the design system."
+    assert len(learned.lessons) == 20 and learned.lessons[0].startswith("- Lesson 0.")
+    assert len(learned.worked) == 10 and "[[Tasks/t18]]" in learned.worked[-1]
+    shown = learned.render()
+    assert shown == lessons(text) and "Lesson 4." not in shown and "Lesson 5." in shown   # the last 15 lessons
+    assert shown.count("merged after attempt") == 3 and "note to self" not in shown and "stats-data" not in shown
+    assert Learned().render() == "" and parse("") == Learned()
+
+
 # ---------------------------------------------------------------- reading the learnings note for a prompt
 
 
 def test_learnings_for_prompt_reads_only_the_kinds_own_note_and_checks_privacy(tmp_path):
     from tests.brain.conftest import write_vault
-    from vaultzoe.brain.learnings import learnings_for_prompt
+    from vaultzoe.brain.learnings import Learned, learnings_for_prompt
     from vaultzoe.vault.index import VaultIndex
 
     root = write_vault(tmp_path / "vault", {
@@ -118,13 +136,14 @@ def test_learnings_for_prompt_reads_only_the_kinds_own_note_and_checks_privacy(t
         "Personal/Zoe/Learnings/x.md": "PERSONAL\n",
     })
     index = VaultIndex.open(root, cache=False)
-    assert "BACKEND-LESSON" in learnings_for_prompt(index, "backend")
-    assert learnings_for_prompt(index, "hr") == ""
-    assert learnings_for_prompt(index, "ops") == ""
-    assert learnings_for_prompt(index, "nothing-here") == ""
-    assert "DIARY-SECRET" not in learnings_for_prompt(index, "../../private/diary")
+    assert "BACKEND-LESSON" in learnings_for_prompt(index, "backend").render()
+    assert learnings_for_prompt(index, "hr") == Learned()
+    assert learnings_for_prompt(index, "ops") == Learned()
+    assert learnings_for_prompt(index, "nothing-here") == Learned()
+    assert "DIARY-SECRET" not in learnings_for_prompt(index, "../../private/diary").render()
     assert learnings_for_prompt(index, "../../private/diary") == learnings_for_prompt(index, "private-diary")
-    assert learnings_for_prompt(index, "backend", private_folders=["Zoe/Learnings"]) == ""
+    assert "SLUG-NOTE" in learnings_for_prompt(index, "private-diary").render()
+    assert learnings_for_prompt(index, "backend", private_folders=["Zoe/Learnings"]) == Learned()
 
 
 def test_kind_of_is_a_slug():

@@ -8,9 +8,9 @@ API CONTRACT (fixed):
     route(task: TaskBrief, requested: str, routes: list[str], default: str, available: Sequence[str],
           stats: Mapping | None = None) -> tuple[str, str]     (agent name, one-line reason)
 
-Beyond the contract: both planners take `routes=` (settings.routes). PlanRequest.learnings may hold the whole
-learnings note: the planners take the lessons and the human's part from it for the prompt and its stats block
-for routing. Everything a planner puts into a prompt or an API request passes through redact() first.
+Beyond the contract: both planners take `routes=` (settings.routes). PlanRequest.learnings is the kind's
+learnings note parsed once (learnings.Learned): its stats feed routing, its render() the prompt's lessons.
+Everything a planner puts into a prompt or an API request passes through redact() first.
 
 One module per part: routing.py (which agent), diagnosis.py (what went wrong), prompt_sections.py (the prompt,
 section by section, untrusted text fenced as data), template_planner.py, claude_planner.py. This module picks

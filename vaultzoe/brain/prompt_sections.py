@@ -11,7 +11,6 @@ import re
 
 from ..protocols import AttemptEvidence, PlanRequest, TaskBrief
 from .diagnosis import diagnose, tail
-from .learnings import lessons
 from .quoting import clip, fence, quoted
 from .redact import redact
 
@@ -125,7 +124,7 @@ def repository(request: PlanRequest) -> str:
 
 
 def lessons_for_kind(request: PlanRequest) -> str:
-    text = lessons(request.learnings) if request.learnings.strip() else ""
+    text = request.learnings.render()
     if not text:
         return ""
     text = clip(text, LESSONS_CHARS, f"the rest is in the learnings note for `{request.task.kind}`")

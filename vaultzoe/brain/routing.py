@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..protocols import PlanRequest, TaskBrief
-from .learnings import AgentStats, stats
+from .learnings import AgentStats
 
 __all__ = ["route", "routing"]
 
@@ -67,5 +67,5 @@ def _best_by_stats(table: Mapping[str, AgentStats], available: Sequence[str], ki
 
 def routing(request: PlanRequest, routes: Sequence[str]) -> tuple[str, str]:
     """The agent for a plan request: route() over its task, its available agents and its learned stats."""
-    table = stats(request.learnings) if "vaultzoe:stats" in request.learnings else {}
-    return route(request.task, request.requested_agent, routes, request.default_agent, request.agents, table)
+    return route(request.task, request.requested_agent, routes, request.default_agent, request.agents,
+                 request.learnings.stats_by_key())
