@@ -330,7 +330,10 @@ class Orchestrator:
             actions = d.decide(task.state, obs)
             for action in actions:
                 self._do(action, task, obs)
-            self._save(task)
+            if task.state == before and task.note is not None and self.journal.shows(task.state, task.note.text):
+                self.states.save(task.state)   # its note, as read this pass, says all this already: no second read
+            else:
+                self._save(task)
             if task.state.status != Status.QUEUED or task.state == before or not actions:
                 return
 

@@ -77,3 +77,30 @@ def test_a_pass_that_moved_tasks_on_is_followed_at_once_and_a_quiet_one_backs_of
         assert seconds == pytest.approx(expected), (done, counts[done - 1], counts[done], naps)
         previous = seconds
     assert naps and naps[0][1] == daemon.QUICK_PAUSE      # the first pass started a task: the next follows at once
+
+
+def test_a_waiting_task_whose_note_says_it_all_is_not_read_again_but_a_human_edit_is_seen(world, monkeypatch):
+    monkeypatch.setenv("VAULTZOE_MAX_AGENTS", "1")
+    world.task("Busy", mode="sleep")
+    waiting = [world.task(name, mode="good") for name in ("Second", "Third")]
+    orch = Orchestrator(world.vault, Parts.real(world.vault))
+    reads: list[str] = []
+    read = orch.store.read
+    monkeypatch.setattr(orch.store, "read", lambda path: reads.append(path) or read(path))   # counts, then reads
+    try:
+        orch.reconcile()              # Busy starts, the others wait
+        orch.reconcile()              # Busy is adopted as running; the waiting notes are checked once more
+        reads.clear()
+        orch.reconcile()
+
+        assert not [p for p in reads if p.startswith("Tasks/")], reads
+        text = waiting[0].read_text(encoding="utf-8")
+        assert "Waiting: waiting for a free agent slot" in text
+
+        waiting[0].write_text(text.replace("vaultzoe: queued", "vaultzoe: whatever I like"), encoding="utf-8")
+        orch.reconcile()
+        assert waiting[0].read_text(encoding="utf-8") == text      # vaultzoe's block is put back, as before
+    finally:
+        for state in StateStore(world.vault).load_all().values():
+            if state.current is not None:
+                orch.parts.runner.stop(Path(state.current.run_dir), "test over")

@@ -296,6 +296,12 @@ class Journal:
         self._task_texts[state.path] = (text, keys, callout, result)
         return result
 
+    def shows(self, state: TaskState, text: str) -> bool:
+        """Whether `text` is a task note this journal found (or made) up to date for `state`: nothing to write."""
+        seen = self._task_texts.get(state.path)
+        return (seen is not None and seen[0] == seen[3] == text and state.note_status == state.status.value
+                and seen[1:3] == (task_keys(state), status_callout(state)))
+
     def attempt(self, rec: AttemptRecord) -> None:
         self.edit(rec.attempt.note, lambda text: render_attempt(text, rec))
 
