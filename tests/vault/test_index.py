@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import marshal
 import os
 import random
 import threading
@@ -313,6 +315,40 @@ def test_save_only_when_changed_and_corrupt_cache_rebuilds(vault: Path):
     assert VaultIndex.open(vault).tagged("a") == {"a.md"}
     cache.write_bytes(cache.read_bytes()[:3])
     assert VaultIndex.open(vault).stats()["notes"] == 3
+
+
+def test_save_when_the_state_folder_is_a_file_is_a_warning(vault: Path):
+    index = build(vault, {"a.md": "#a"})
+    (vault / CACHE_DIR).write_text("not a folder")
+    index.save()                                               # raised NotADirectoryError before
+    assert any(w.startswith("index cache not written") for w in index.warnings())
+    assert index.tagged("a") == {"a.md"}
+
+
+def test_a_cache_missing_a_table_is_rebuilt_not_trusted(vault: Path):
+    index = build(vault, {"a.md": "[[b]] #a", "b.md": ""})
+    index.save()
+    cache = vault / CACHE_DIR / CACHE_FILE
+    payload = marshal.loads(cache.read_bytes())
+    del payload["state"]["backlinks"]                          # a cache written by some other code
+    cache.write_bytes(marshal.dumps(payload))
+    assert VaultIndex.open(vault).backlinks("b.md") == {"a.md"}
+
+
+def test_a_dropped_index_is_freed_at_once(vault: Path):
+    """No reference cycles: a process that reopens the index never holds two until the cyclic GC runs."""
+    build(vault, {"a.md": "[[b]] #a", "b.md": "---\naliases: [B]\n---\n", "c.canvas": "{}"}).save()
+    gc.collect()
+    gc.disable()
+    try:
+        for cache in (False, True):
+            index = VaultIndex.open(vault, cache=cache)
+            index.update("a.md")
+            assert index.backlinks("b.md") == {"a.md"} and index.unresolved() == {}
+            del index
+            assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 def test_warm_start_equals_full_build(demo_vault: Path):

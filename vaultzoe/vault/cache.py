@@ -6,6 +6,7 @@ another version of vaultzoe or Python, or one that does not load, is simply not 
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import sys
@@ -33,7 +34,8 @@ def write_cache(root: Path, state: dict[str, Any]) -> str | None:
         temp.write_bytes(marshal.dumps(payload))
         os.replace(temp, target)
     except (OSError, ValueError) as exc:
-        temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):    # when .vaultzoe is not a folder, neither is there a temp file
+            temp.unlink(missing_ok=True)
         return f"index cache not written to {target.parent}: {exc}"
     return None
 

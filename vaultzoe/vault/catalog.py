@@ -64,7 +64,7 @@ class Catalog:
         self.racy: dict[str, int] = {}                   # changed within RACY_NS -> crc32; re-read on refresh
         self.scan_warnings: list[str] = []
         self.links = LinkGraph()
-        self.resolver = Resolver(self)
+        self.resolver = Resolver(self.stat, self.lower, self.by_name)
         self.dirty = True
         self._conflicts: set[str] | None = None          # computed lazily; reset when files come or go
 
@@ -79,6 +79,7 @@ class Catalog:
             return False
         for name in TABLES:
             setattr(self.links if name in _GRAPH else self, name, tables[name])
+        self.resolver = Resolver(self.stat, self.lower, self.by_name)
         self.dirty = False
         return True
 

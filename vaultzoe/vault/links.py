@@ -10,19 +10,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable
 
 from .note import Record
 
 _MISS = object()
-
-
-class FileNames(Protocol):
-    """What resolution reads: every file's stat, folded path -> path, folded name -> files."""
-
-    stat: dict[str, Any]
-    lower: dict[str, str]
-    by_name: dict[str, list[str]]
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -114,8 +106,9 @@ def _namesakes(candidates: list[str]) -> tuple:
 class Resolver:
     """Where a link's file part points from a source, as Obsidian resolves it."""
 
-    def __init__(self, files: FileNames):
-        self._files = files
+    def __init__(self, stat: dict[str, Any], lower: dict[str, str], by_name: dict[str, list[str]]):
+        # the index's own tables (every file, folded path -> path, folded name -> files), read live
+        self._stat, self._lower, self._by_name = stat, lower, by_name
         self._memo: dict[Any, Any] = {}              # target -> rule (see _rule); (folder, target) -> path
 
     def forget(self) -> None:
@@ -155,7 +148,7 @@ class Resolver:
     def resolve(self, target: str, source: str) -> str | None:
         """The file a link's file part (no "#...") points to from `source`, or None."""
         if not target:
-            return source if source in self._files.stat else None
+            return source if source in self._stat else None
         rule = self._memo.get(target)
         if rule is None:
             rule = self._memo[target] = self._rule(target.strip())
@@ -213,17 +206,15 @@ class Resolver:
 
     def _named(self, name: str) -> list[str]:
         """Files a link naming `name` (folded, no folders) can mean: notes first, then exact file names."""
-        by_name = self._files.by_name
         if name.endswith(".md"):
-            return by_name.get(name, [])
-        return by_name.get(name + ".md") or by_name.get(name, [])
+            return self._by_name.get(name, [])
+        return self._by_name.get(name + ".md") or self._by_name.get(name, [])
 
     def _exact(self, path: str) -> str | None:
         folded = fold(path)
-        lower = self._files.lower
         if folded.endswith(".md"):
-            return lower.get(folded)
-        return lower.get(folded + ".md") or lower.get(folded)
+            return self._lower.get(folded)
+        return self._lower.get(folded + ".md") or self._lower.get(folded)
 
 
 # ---------------------------------------------------------------- the graph
