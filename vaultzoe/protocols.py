@@ -124,6 +124,8 @@ class ForgeJob:
     pr_number: int | None = None       # known PR from an earlier pass
     refs_at_start: str = ""            # Attempt.refs_at_start (Worktree.refs): base and branch when the attempt began
     private: bool = False              # a private task: its PR body says only that the details stay in the vault
+    review: Review | None = None       # the AI review verdict the orchestrator got for review_sha (None: none given)
+    review_sha: str = ""               # the commit that verdict judged: ForgeReport.review_for ("" : the current head)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class ForgeReport:
     evidence: str = ""                 # what failed, for the next prompt
     feedback: str = ""                 # human review comments, for the next prompt
     needs_sync: bool = False           # behind base or conflicting
+    review_for: str = ""               # the head commit awaiting an AI review verdict (pass it back as ForgeJob.review)
 
     @property
     def pending(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -40,8 +41,9 @@ def test_commits_and_passing_check_push_to_origin(git_repo, ws, tmp_path):
 
     report = LocalForge(ws).submit(job)
 
-    assert states(report) == {"commits": "pass", "synced": "pass", "checks": "pass", "pr": "pass"}
+    assert states(report) == {"commits": "pass", "synced": "pass", "checks": "pass", "pr": "pass", "review": "skipped"}
     assert report.passed and not report.failed and report.evidence == ""
+    assert report.review_for == git_repo.git(job.worktree, "rev-parse", "HEAD")   # the AI reviewer is asked next
     assert "1 passed" in (job.log_dir / "check.log").read_text()
     assert git_repo.git(git_repo.origin, "rev-parse", BRANCH) == sha
 
@@ -64,7 +66,9 @@ def test_no_commits_fails_and_names_uncommitted_work(git_repo, ws, tmp_path):
 
     report = LocalForge(ws).submit(job)
 
-    assert states(report) == {"commits": "fail", "synced": "pass", "checks": "skipped", "pr": "skipped"}
+    assert states(report) == {"commits": "fail", "synced": "pass", "checks": "skipped", "pr": "skipped",
+                              "review": "skipped"}
+    assert report.review_for == ""                          # no tokens spent reviewing a failed attempt
     assert "the agent made no commits" in report.evidence.lower()
     assert "uncommitted changes left in the worktree" in report.evidence.lower()
     assert "greeting.txt" in report.evidence
@@ -269,3 +273,95 @@ def test_a_judgement_kept_without_refs_counts_only_later_merges(git_repo, ws, tm
     assert not LocalForge(ws).observe(job).merged
     git_repo.commit_file(git_repo.path, "later.txt", "x", "the human merges later")
     assert LocalForge(ws).observe(job).merged
+
+
+# ---------------------------------------------------------------- one definition of done: the repo note's done: list
+
+
+def test_the_local_forge_judges_the_items_of_the_repo_notes_done_list_in_its_order(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(check=PASSING, done=("pr", "checks")))
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+
+    report = LocalForge(ws).submit(job)
+
+    assert [c.name for c in report.checks] == ["commits", "pr", "checks"] and report.passed
+
+
+def test_a_check_command_the_done_list_does_not_ask_for_is_not_run(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(check=FAILING, done=("pr",)))
+    sha = git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+
+    report = LocalForge(ws).submit(job)
+
+    assert states(report) == {"commits": "pass", "pr": "pass"} and report.passed
+    assert not (job.log_dir / "check.log").exists()
+    assert git_repo.git(git_repo.origin, "rev-parse", BRANCH) == sha
+
+
+def test_items_that_need_github_are_skipped_locally_never_failed(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, ui=True, repo=git_repo.config(done=("pr", "review", "screenshots")))
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+
+    report = LocalForge(ws).submit(job)
+
+    assert [c.name for c in report.checks] == ["commits", "pr", "review", "screenshots"]
+    details = {c.name: c.detail for c in report.checks}
+    assert states(report)["screenshots"] == "skipped" and "needs GitHub" in details["screenshots"]
+    assert states(report)["review"] == "skipped" and "human reviews need GitHub" in details["review"]
+    assert report.passed
+
+
+def test_a_refused_push_shows_as_a_failed_pr_item_even_when_pr_is_not_listed(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(done=("checks",)))
+    other = tmp_path / "other"
+    git_repo.git(tmp_path, "clone", "-q", str(git_repo.origin), str(other))
+    git_repo.git(other, "checkout", "-q", "-b", BRANCH)
+    git_repo.commit_file(other, "greeting.txt", "theirs\n", "someone else's work")
+    git_repo.git(other, "push", "-q", "origin", BRANCH)
+    git_repo.commit_file(job.worktree, "greeting.txt", "ours\n", "add greeting")
+
+    report = LocalForge(ws).submit(job)
+
+    assert report.failed and states(report)["pr"] == "fail" and "rejected" in report.evidence
+
+
+# ---------------------------------------------------------------- the AI review verdict, handed in from outside
+
+
+def reviewed_job(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(done=("checks", "review")))
+    sha = git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    return job, sha
+
+
+def test_a_blocking_verdict_for_the_asked_commit_fails_the_review_and_is_kept(git_repo, ws, tmp_path):
+    from vaultzoe.protocols import Review
+    job, sha = reviewed_job(git_repo, ws, tmp_path)
+    asked = LocalForge(ws).submit(job)
+    assert asked.review_for == sha and states(asked)["review"] == "skipped"
+
+    block = Review("block", "Greets in the wrong language.", ("greeting.txt: says hullo",))
+    judged = LocalForge(ws).observe(replace(job, review=block, review_sha=asked.review_for))
+
+    assert judged.failed and states(judged)["review"] == "fail" and judged.review_for == ""
+    assert "Greets in the wrong language." in judged.evidence and "says hullo" in judged.evidence
+    assert LocalForge(ws).observe(job) == judged                 # kept: a restart reads the verdict back
+
+
+def test_a_passing_verdict_passes_and_a_verdict_for_another_commit_is_ignored(git_repo, ws, tmp_path):
+    from vaultzoe.protocols import Review
+    job, sha = reviewed_job(git_repo, ws, tmp_path)
+    LocalForge(ws).submit(job)
+
+    stale = LocalForge(ws).observe(replace(job, review=Review("block", "old"), review_sha="0" * 40))
+    assert states(stale)["review"] == "skipped" and stale.review_for == sha
+
+    passed = LocalForge(ws).observe(replace(job, review=Review("pass", "fine"), review_sha=sha))
+    assert passed.passed and states(passed)["review"] == "pass" and passed.review_for == ""
+
+
+def test_no_verdict_is_asked_for_while_another_item_fails(git_repo, ws, tmp_path):
+    job = job_for(git_repo, ws, tmp_path, repo=git_repo.config(check=FAILING, done=("checks", "review")))
+    git_repo.commit_file(job.worktree, "greeting.txt", "hello\n", "add greeting")
+    report = LocalForge(ws).submit(job)
+    assert report.failed and report.review_for == ""

@@ -430,3 +430,50 @@ def test_an_agent_pushing_its_own_work_to_base_is_tampering_and_nothing_is_publi
     assert "refs/remotes/origin/main" in report.evidence and "vaultzoe did not touch main" in report.evidence
     assert world.stub.requests == [] and world.stub.pulls == {}
     assert world.git_repo.git(world.git_repo.origin, "rev-parse", "main") == sha
+
+
+# ---------------------------------------------------------------- the AI review verdict, handed in by the orchestrator
+
+
+def test_a_forge_without_a_planner_asks_for_a_verdict_and_posts_the_one_it_is_given_once(world):
+    from vaultzoe.protocols import Review
+    report, number, sha = world.submitted()
+    assert states(report)["review"] == "skipped" and report.passed and report.review_for == sha
+
+    block = Review("block", "Breaks existing sessions.", ("session tokens are no longer accepted",))
+    judged = world.forge().observe(replace(world.job, pr_number=number, review=block, review_sha=sha))
+    assert states(judged)["review"] == "fail" and "Breaks existing sessions." in judged.evidence
+    assert judged.review_for == ""
+    again = world.forge().observe(replace(world.job, pr_number=number))     # a restart: the posted verdict counts
+    assert states(again)["review"] == "fail" and again.review_for == ""
+    assert world.stub.count("POST", PULLS + r"/1/reviews") == 1
+    assert world.stub.reviews[0].commit_id == sha
+
+
+def test_a_given_verdict_wins_over_the_forges_own_planner_and_a_stale_one_is_ignored(world):
+    from vaultzoe.protocols import Review
+    planner = ScriptedPlanner()
+    _, number, sha = world.submitted()
+    stale = world.forge().observe(replace(world.job, pr_number=number, review=Review("block", "old"), review_sha="0" * 40))
+    assert states(stale)["review"] == "skipped" and stale.review_for == sha
+    assert world.stub.count("POST", PULLS + r"/1/reviews") == 0
+
+    given = world.forge(planner=planner).observe(replace(world.job, pr_number=number, review=Review("pass", "ok"),
+                                                         review_sha=sha))
+    assert states(given)["review"] == "pass" and planner.review_requests == []
+
+
+def test_no_verdict_is_asked_for_while_the_checks_run(world):
+    _, number, sha = world.submitted()
+    world.stub.add_check_run(sha, "unit tests", status="in_progress", conclusion=None)
+    report = world.forge().observe(replace(world.job, pr_number=number))
+    assert report.pending and report.review_for == ""
+
+
+def test_both_forges_judge_the_same_items_of_the_done_list(world, tmp_path):
+    from vaultzoe.work.forge import LocalForge
+    github, _, _ = world.submitted()
+    local = LocalForge(world.workspace).submit(replace(world.job, log_dir=tmp_path / "local"))
+    assert [c.name for c in github.checks] == [c.name for c in local.checks] == [
+        "commits", "pr", "synced", "checks", "review"]
+    assert github.passed and local.passed and github.review_for == local.review_for != ""

@@ -1,7 +1,8 @@
 """ScriptedPlanner: a deterministic Planner for tests and demos (like llm's MockModel.enqueue).
 
-Scripted plans and reviews are handed out in order; when none are left it answers like the template planner.
-Every request is kept, so a test can assert on what the orchestrator asked for.
+Scripted plans and reviews are handed out in order (a scripted review error is raised as PlannerError); when
+none are left it answers like the template planner. Every request is kept, so a test can assert on what the
+orchestrator asked for.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..brain.planner import TemplatePlanner
+from ..errors import PlannerError
 from ..protocols import Plan, PlanRequest, Review, ReviewRequest
 
 
@@ -19,7 +21,7 @@ class ScriptedPlanner:
     def __init__(self, plans: Sequence[Plan | str] = (), reviews: Sequence[Review] = (),
                  routes: Sequence[str] = ()) -> None:
         self._plans = list(plans)
-        self._reviews = list(reviews)
+        self._reviews: list[Review | str] = list(reviews)   # a str: the message of a PlannerError to raise
         self._template = TemplatePlanner(routes)
         self.plan_requests: list[PlanRequest] = []
         self.review_requests: list[ReviewRequest] = []
@@ -31,6 +33,10 @@ class ScriptedPlanner:
     def enqueue_review(self, verdict: str, summary: str = "", findings: Sequence[str] = ()) -> None:
         self._reviews.append(Review(verdict=verdict, summary=summary or f"scripted {verdict}",  # type: ignore[arg-type]
                                     findings=tuple(findings)))
+
+    def enqueue_review_error(self, message: str) -> None:
+        """The next review raises PlannerError(message), as a planner whose API is down does."""
+        self._reviews.append(message)
 
     def plan(self, request: PlanRequest) -> Plan:
         self.plan_requests.append(request)
@@ -46,4 +52,7 @@ class ScriptedPlanner:
         self.review_requests.append(request)
         if not self._reviews:
             return Review(verdict="pass", summary="scripted reviewer: no review scripted, passing")
-        return self._reviews.pop(0)
+        scripted = self._reviews.pop(0)
+        if isinstance(scripted, str):
+            raise PlannerError(scripted)
+        return scripted

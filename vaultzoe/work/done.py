@@ -1,7 +1,12 @@
-"""Definition of done: what a forge observed about a branch and its PR -> one CheckItem per item, plus evidence.
+"""Definition of done, one for every forge: the repo note's `done:` list -> one CheckItem per item, plus evidence.
 
-Pure: the forges gather the facts (GitHub API, local git); this module judges them. Items follow the repo
-note's `done:` list, plus `screenshots` for tasks tagged ui. Only collaborators' reviews count (GitHub's
+Pure: the forges gather the facts (GitHub API, local git); this module says which items are judged and how a
+verdict is formed. Items follow the repo note's `done:` list, plus `screenshots` for tasks tagged ui; `commits`
+(and `base`, when an attempt moved its base) come first whatever the list says. Each forge hands `judge_items`
+a table of item judges: this module's `GITHUB_JUDGES` over `Facts`, forge.py's `LOCAL_JUDGES` over its own
+facts; a known item a forge has no judge for (a local repo's screenshots) is skipped, never failed. Every
+forge reports a `Judgement` as a ForgeReport, so pending / failed / passed mean the same everywhere. The AI
+review verdict reads the same in both (`ai_review`). Only collaborators' reviews count (GitHub's
 author_association OWNER, MEMBER or COLLABORATOR): anyone may review a public PR, and a stranger's
 "changes requested" must neither block the task nor become the agent's instructions.
 """
@@ -9,15 +14,17 @@ author_association OWNER, MEMBER or COLLABORATOR): anyone may review a public PR
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from ..protocols import CheckItem, Review
+from ..protocols import CheckItem, ForgeReport, Review
 
 if TYPE_CHECKING:
     from .workspace import BaseMove
 
 KNOWN_ITEMS = ("commits", "pr", "synced", "checks", "review", "screenshots")
+FIRST_ITEMS = ("commits",)             # judged first by every forge, whatever the repo's done: says
+NO_JUDGE = "needs GitHub: set `github:` in the repo note and GITHUB_TOKEN for vaultzoe to judge it"
 
 # A completed check run with one of these conclusions is red; success, neutral and skipped are not.
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "cancelled", "action_required", "startup_failure", "stale"})
@@ -112,6 +119,11 @@ class Judgement:
     feedback: str = ""                 # human review comments, for the next prompt
     needs_sync: bool = False
 
+    def report(self, **fields: Any) -> ForgeReport:
+        """The judgement as the ForgeReport every forge returns (PR fields and review_for given by the forge)."""
+        return ForgeReport(checks=self.checks, evidence=self.evidence, feedback=self.feedback,
+                           needs_sync=self.needs_sync, **fields)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -135,9 +147,19 @@ def done_items(done: Sequence[str], ui: bool) -> tuple[str, ...]:
     return tuple(items)
 
 
+def with_first(items: Sequence[str], first: Sequence[str] = FIRST_ITEMS) -> tuple[str, ...]:
+    """`first` (commits, and base when it moved), then the repo's items without them."""
+    return tuple(first) + tuple(name for name in items if name not in first)
+
+
 def evaluate(done: Sequence[str], ui: bool, facts: Facts) -> Judgement:
-    """Judge every definition-of-done item against the facts."""
-    outcomes = [judge(name, facts) for name in done_items(done, ui)]
+    """Judge the repo's definition-of-done items against what GitHub showed."""
+    return judge_items(done_items(done, ui), facts, GITHUB_JUDGES)
+
+
+def judge_items(items: Sequence[str], facts: Any, judges: Mapping[str, Callable[[Any], Outcome]]) -> Judgement:
+    """Judge each item with the forge's judges; evidence and feedback joined in item order."""
+    outcomes = [judge(name, facts, judges) for name in items]
     return Judgement(
         checks=tuple(o.item for o in outcomes),
         evidence=clip(_join(o.evidence for o in outcomes), EVIDENCE_LIMIT),
@@ -146,12 +168,36 @@ def evaluate(done: Sequence[str], ui: bool, facts: Facts) -> Judgement:
     )
 
 
-def judge(name: str, facts: Facts) -> Outcome:
-    """One item; an unknown name is shown as skipped with the names that exist."""
-    judge_fn = _JUDGES.get(name)
-    if judge_fn is None:
-        return Outcome(CheckItem(name, "skipped", f"unknown item: use {', '.join(KNOWN_ITEMS)} in the repo note's done:"))
-    return judge_fn(facts)
+def judge(name: str, facts: Any, judges: Mapping[str, Callable[[Any], Outcome]] | None = None) -> Outcome:
+    """One item; a known item the forge cannot judge is skipped as needing GitHub, an unknown one names those that exist."""
+    judge_fn = (GITHUB_JUDGES if judges is None else judges).get(name)
+    if judge_fn is not None:
+        return judge_fn(facts)
+    if name in KNOWN_ITEMS:
+        return Outcome(CheckItem(name, "skipped", NO_JUDGE))
+    return Outcome(CheckItem(name, "skipped", f"unknown item: use {', '.join(KNOWN_ITEMS)} in the repo note's done:"))
+
+
+def with_outcome(report: ForgeReport, outcome: Outcome) -> ForgeReport:
+    """The report with one item judged again (e.g. the AI review verdict arriving after the other items)."""
+    checks = tuple(outcome.item if c.name == outcome.item.name else c for c in report.checks)
+    return replace(report, checks=checks, evidence=clip(_join([report.evidence, outcome.evidence]), EVIDENCE_LIMIT),
+                   feedback=clip(_join([report.feedback, outcome.feedback]), EVIDENCE_LIMIT),
+                   needs_sync=report.needs_sync or outcome.needs_sync)
+
+
+def ai_review(review: Review | None, waiting: str = "", note: str = "", absent: str = "no AI reviewer") -> Outcome:
+    """The AI review's verdict as the `review` item: block fails, pass passes, waiting is pending, else skipped."""
+    if review is not None and review.verdict == "block":
+        findings = "\n".join(f"- {f}" for f in review.findings)
+        return Outcome(CheckItem("review", "fail", f"AI review blocked: {len(review.findings)} finding(s)"),
+                       evidence=_join([f"The AI review blocked the change: {review.summary}", findings]))
+    if review is None and waiting:
+        return Outcome(CheckItem("review", "pending", waiting))
+    if review is not None and review.verdict == "pass":
+        return Outcome(CheckItem("review", "pass", "AI review passed" + note))
+    reason = f"AI review skipped: {review.summary}" if review is not None else absent
+    return Outcome(CheckItem("review", "skipped", _first_line(reason) + note))
 
 
 def base_moved(branch: str, base: str, moves: Sequence[BaseMove]) -> Outcome:
@@ -260,18 +306,8 @@ def _review(facts: Facts) -> Outcome:
 
 
 def _ai_review(facts: Facts, stale: list[str]) -> Outcome:
-    review = facts.ai_review
     note = f"; changes requested by {', '.join(stale)} on an earlier commit await their re-review" if stale else ""
-    if review is not None and review.verdict == "block":
-        findings = "\n".join(f"- {f}" for f in review.findings)
-        return Outcome(CheckItem("review", "fail", f"AI review blocked: {len(review.findings)} finding(s)"),
-                        evidence=_join([f"The AI review blocked the change: {review.summary}", findings]))
-    if review is None and facts.ai_review_waiting:
-        return Outcome(CheckItem("review", "pending", facts.ai_review_waiting))
-    if review is not None and review.verdict == "pass":
-        return Outcome(CheckItem("review", "pass", "AI review passed" + note))
-    reason = f"AI review skipped: {review.summary}" if review is not None else "no AI reviewer"
-    return Outcome(CheckItem("review", "skipped", _first_line(reason) + note))
+    return ai_review(facts.ai_review, facts.ai_review_waiting, note)
 
 
 def _screenshots(facts: Facts) -> Outcome:
@@ -282,7 +318,7 @@ def _screenshots(facts: Facts) -> Outcome:
                              "markdown image ![what it shows](url) in the PR description or a PR comment.")
 
 
-_JUDGES: dict[str, Callable[[Facts], Outcome]] = {
+GITHUB_JUDGES: dict[str, Callable[[Facts], Outcome]] = {
     "commits": _commits, "pr": _pr, "synced": _synced, "checks": _checks,
     "review": _review, "screenshots": _screenshots,
 }

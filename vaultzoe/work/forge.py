@@ -31,12 +31,12 @@ import importlib
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..brain.redact import redact
 from ..errors import ForgeError, TaskBlocked, WorkspaceError
-from ..protocols import CheckItem, Forge, ForgeJob, ForgeReport
-from ..settings import SETTINGS_NOTE, RepoConfig, Settings
+from ..protocols import CheckItem, Forge, ForgeJob, ForgeReport, Review
+from ..settings import DEFAULT_DONE, SETTINGS_NOTE, RepoConfig, Settings
 from . import done
 from .commands import Completed, run_logged
 from .workspace import BaseMove, Workspace
@@ -55,7 +55,7 @@ CHECK_TAIL_BYTES = 4000
 LISTED_FILES = 20
 
 
-# ---------------------------------------------------------------- what the local forge saw, and its judgement (pure)
+# ---------------------------------------------------------------- what the local forge saw, and its judges (pure)
 
 
 @dataclass(frozen=True)
@@ -74,36 +74,38 @@ class LocalFacts:
     push_error: str = ""
     not_pushed_because: str = ""
     tampered: tuple[BaseMove, ...] = ()  # base refs moved during the run to take the branch's commits
+    tip: str = ""                       # the branch's head commit (looked up only when `review` is listed)
+    review: Review | None = None        # the AI review verdict given for that commit
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    item: CheckItem
-    evidence: str = ""
-    needs_sync: bool = False
+def judge_local(facts: LocalFacts, done_list: Sequence[str] = DEFAULT_DONE, ui: bool = False) -> ForgeReport:
+    """The repo's definition-of-done items judged from local facts, with evidence for the next prompt."""
+    items = local_items(facts, done_list, ui)
+    judgement = done.judge_items(items, facts, LOCAL_JUDGES)
+    return judgement.report(review_for=_review_wanted(facts, judgement))
 
 
-def judge_local(facts: LocalFacts) -> ForgeReport:
-    """The definition-of-done items the local forge can judge, with evidence for the next prompt."""
-    outcomes = [_commits(facts)]
-    if facts.tampered:
-        outcomes.append(done.base_moved(facts.branch, facts.base, facts.tampered))
-    if facts.behind is not None:
-        outcomes.append(_synced(facts))
-    outcomes += [_checks(facts), _pr(facts)]
-    evidence = "\n\n".join(o.evidence for o in outcomes if o.evidence)
-    return ForgeReport(checks=tuple(o.item for o in outcomes), evidence=evidence,
-                       needs_sync=any(o.needs_sync for o in outcomes))
+def local_items(facts: LocalFacts, done_list: Sequence[str], ui: bool) -> tuple[str, ...]:
+    """commits (and base when it moved) first, then the repo's items; a refused push is always shown as `pr`."""
+    items = done.with_first(done.done_items(done_list, ui), ("commits", "base") if facts.tampered else ("commits",))
+    return items + ("pr",) if facts.push_error and "pr" not in items else items
 
 
-def _commits(facts: LocalFacts) -> _Outcome:
+def _review_wanted(facts: LocalFacts, judgement: done.Judgement) -> str:
+    """The commit to hand the AI reviewer: listed, no verdict yet, and nothing else failed (no tokens on a red change)."""
+    names = [c.name for c in judgement.checks]
+    others_ok = all(c.state in ("pass", "skipped") for c in judgement.checks if c.name != "review")
+    return facts.tip if "review" in names and facts.review is None and others_ok else ""
+
+
+def _commits(facts: LocalFacts) -> done.Outcome:
     left = _uncommitted_note(facts.uncommitted)
     if facts.commits:
-        return _Outcome(CheckItem("commits", "pass", f"{len(facts.commits)} new"), evidence=left)
+        return done.Outcome(CheckItem("commits", "pass", f"{len(facts.commits)} new"), evidence=left)
     evidence = (f"The agent made no commits on branch {facts.branch}: commit the changes "
                 f"(git add, git commit) before finishing.")
-    return _Outcome(CheckItem("commits", "fail", f"no new commits on {facts.branch}"),
-                    evidence="\n".join(part for part in (evidence, left) if part))
+    return done.Outcome(CheckItem("commits", "fail", f"no new commits on {facts.branch}"),
+                        evidence="\n".join(part for part in (evidence, left) if part))
 
 
 def _uncommitted_note(lines: tuple[str, ...]) -> str:
@@ -115,42 +117,62 @@ def _uncommitted_note(lines: tuple[str, ...]) -> str:
             f"{shown}{more}.")
 
 
-def _synced(facts: LocalFacts) -> _Outcome:
+def _base(facts: LocalFacts) -> done.Outcome:
+    if facts.tampered:
+        return done.base_moved(facts.branch, facts.base, facts.tampered)
+    return done.Outcome(CheckItem("base", "pass", f"{facts.base} did not take this task's commits"))
+
+
+def _synced(facts: LocalFacts) -> done.Outcome:
+    if facts.behind is None:
+        return done.Outcome(CheckItem("synced", "skipped", "not looked at"))
     if not facts.behind:
-        return _Outcome(CheckItem("synced", "pass", f"up to date with {facts.base}"))
-    return _Outcome(CheckItem("synced", "fail", f"{facts.behind} commits behind {facts.base}"), needs_sync=True,
-                    evidence=f"Branch {facts.branch} is {facts.behind} commits behind {facts.base}: merge (or "
-                             f"rebase onto) the latest {facts.base}, resolve any conflicts and run the checks again.")
+        return done.Outcome(CheckItem("synced", "pass", f"up to date with {facts.base}"))
+    return done.Outcome(CheckItem("synced", "fail", f"{facts.behind} commits behind {facts.base}"), needs_sync=True,
+                        evidence=f"Branch {facts.branch} is {facts.behind} commits behind {facts.base}: merge (or "
+                                 f"rebase onto) the latest {facts.base}, resolve any conflicts and run the checks again.")
 
 
-def _checks(facts: LocalFacts) -> _Outcome:
+def _checks(facts: LocalFacts) -> done.Outcome:
     if not facts.check_command:
-        return _Outcome(CheckItem("checks", "skipped", "no `check:` command in the repo note"))
+        return done.Outcome(CheckItem("checks", "skipped", "no `check:` command in the repo note"))
     command = " ".join(facts.check_command)
-    done = facts.check
-    if done is None:
-        return _Outcome(CheckItem("checks", "skipped", "not run: no new commits"))
-    if done.ok:
-        return _Outcome(CheckItem("checks", "pass", f"`{command}` passed"))
-    if done.error:
-        detail = f"`{command}` could not start ({done.error}): install it or fix `check:` in the repo note"
-        return _Outcome(CheckItem("checks", "fail", detail), evidence=f"The check {detail}.")
-    how = (f"timed out after {facts.check_timeout_s:.0f}s" if done.timed_out
-           else f"failed with exit code {done.exit_code}")
-    return _Outcome(CheckItem("checks", "fail", f"`{command}` {how}"),
-                    evidence=f"The check `{command}` {how} in the worktree. The end of its output:\n\n"
-                             f"{done.output_tail.strip()}")
+    ran = facts.check
+    if ran is None:
+        return done.Outcome(CheckItem("checks", "skipped", "not run: no new commits"))
+    if ran.ok:
+        return done.Outcome(CheckItem("checks", "pass", f"`{command}` passed"))
+    if ran.error:
+        detail = f"`{command}` could not start ({ran.error}): install it or fix `check:` in the repo note"
+        return done.Outcome(CheckItem("checks", "fail", detail), evidence=f"The check {detail}.")
+    how = (f"timed out after {facts.check_timeout_s:.0f}s" if ran.timed_out
+           else f"failed with exit code {ran.exit_code}")
+    return done.Outcome(CheckItem("checks", "fail", f"`{command}` {how}"),
+                        evidence=f"The check `{command}` {how} in the worktree. The end of its output:\n\n"
+                                 f"{ran.output_tail.strip()}")
 
 
-def _pr(facts: LocalFacts) -> _Outcome:
+def _pr(facts: LocalFacts) -> done.Outcome:
     if facts.push_error:
-        return _Outcome(CheckItem("pr", "fail", f"push refused: {facts.push_error}"),
-                        evidence=f"Pushing branch {facts.branch} to origin failed: {facts.push_error}")
+        return done.Outcome(CheckItem("pr", "fail", f"push refused: {facts.push_error}"),
+                            evidence=f"Pushing branch {facts.branch} to origin failed: {facts.push_error}")
     if facts.pushed is None:
-        return _Outcome(CheckItem("pr", "skipped", f"not pushed: {facts.not_pushed_because}"))
+        return done.Outcome(CheckItem("pr", "skipped", f"not pushed: {facts.not_pushed_because}"))
     if facts.pushed:
-        return _Outcome(CheckItem("pr", "pass", f"pushed {facts.branch} to origin"))
-    return _Outcome(CheckItem("pr", "pass", f"local branch {facts.branch} (the repo has no origin)"))
+        return done.Outcome(CheckItem("pr", "pass", f"pushed {facts.branch} to origin"))
+    return done.Outcome(CheckItem("pr", "pass", f"local branch {facts.branch} (the repo has no origin)"))
+
+
+def _review(facts: LocalFacts) -> done.Outcome:
+    """The AI review verdict handed in by the orchestrator; human reviews need GitHub."""
+    return done.ai_review(facts.review, absent="no AI review given (human reviews need GitHub)")
+
+
+# The local forge's judges; screenshots (which live in a PR) have none, so they are skipped as needing GitHub.
+LOCAL_JUDGES: dict[str, Callable[[LocalFacts], done.Outcome]] = {
+    "commits": _commits, "base": _base, "synced": _synced, "checks": _checks, "pr": _pr, "review": _review,
+}
+BEFORE_PUSH = ("commits", "base", "synced", "checks")    # a failure here keeps the branch off origin
 
 
 # ---------------------------------------------------------------- the local forge (I/O)
@@ -168,22 +190,25 @@ class LocalForge:
     def submit(self, job: ForgeJob) -> ForgeReport:
         """Judge the attempt that just ended (commits, base, synced, checks), then push when nothing failed."""
         refs = self.workspace.record_refs(job.repo, job.branch, job.base)
-        facts = self._facts(job, refs)
+        items = done.done_items(job.repo.done, job.ui)
+        facts = self._facts(job, refs, items)
         if facts.commits:
-            facts = replace(facts, check=self._run_check(job))
+            facts = replace(facts, check=self._run_check(job) if "checks" in items else None)
             facts = self._publish(job, facts)
         else:
             facts = replace(facts, not_pushed_because="no new commits")
-        report = judge_local(facts)
+        report = judge_local(facts, job.repo.done, job.ui)
         save_report(job.log_dir, report, refs)
         return report
 
     def observe(self, job: ForgeJob) -> ForgeReport:
-        """Merged by a human after the judgement -> merged; otherwise the kept judgement (judged when none)."""
+        """Merged by a human after the judgement -> merged; otherwise the kept judgement (judged when none),
+        with the AI review verdict the job hands in recorded."""
         kept, judged_refs = load_judgement(job.log_dir)
         if kept is None:
             return self.submit(job)
         now = self.workspace.record_refs(job.repo, job.branch, job.base)
+        kept = self._with_review(job, kept, judged_refs or now)
         if not judged_refs:     # judged before vaultzoe kept refs: from now on only a later move counts
             save_report(job.log_dir, kept, now)
             return kept
@@ -192,14 +217,24 @@ class LocalForge:
             return ForgeReport(checks=kept.checks, merged=True)
         return kept
 
-    def _facts(self, job: ForgeJob, refs: str) -> LocalFacts:
-        behind = self.workspace.behind(job.repo, job.branch, job.base) if "synced" in job.repo.done else None
+    def _with_review(self, job: ForgeJob, kept: ForgeReport, refs: str) -> ForgeReport:
+        """A verdict for the commit the judgement asked about replaces its review item, and is kept."""
+        if job.review is None or not kept.review_for or job.review_sha not in ("", kept.review_for):
+            return kept
+        judged = replace(done.with_outcome(kept, _review(LocalFacts("", "", (), review=job.review))), review_for="")
+        save_report(job.log_dir, judged, refs)
+        return judged
+
+    def _facts(self, job: ForgeJob, refs: str, items: tuple[str, ...]) -> LocalFacts:
+        behind = self.workspace.behind(job.repo, job.branch, job.base) if "synced" in items else None
         moves = self.workspace.base_moves(job.repo, job.branch, job.base, job.base_commit, job.refs_at_start, refs)
-        return LocalFacts(branch=job.branch, base=job.base,
-                          commits=tuple(self.workspace.new_commits(job.worktree, job.base_commit)),
+        commits = tuple(self.workspace.new_commits(job.worktree, job.base_commit))
+        tip = self.workspace.head(job.worktree) if commits and "review" in items else ""
+        review = job.review if tip and job.review_sha in ("", tip) else None
+        return LocalFacts(branch=job.branch, base=job.base, commits=commits,
                           uncommitted=tuple(self.workspace.uncommitted(job.worktree)), behind=behind,
                           check_command=job.repo.check, check_timeout_s=self.check_timeout_s,
-                          tampered=tuple(m for m in moves if m.took))
+                          tampered=tuple(m for m in moves if m.took), tip=tip, review=review)
 
     def _run_check(self, job: ForgeJob) -> Completed | None:
         if not job.repo.check:
@@ -208,11 +243,8 @@ class LocalForge:
                           tail_bytes=CHECK_TAIL_BYTES)
 
     def _publish(self, job: ForgeJob, facts: LocalFacts) -> LocalFacts:
-        failing = [o.item.name for o in (_commits(facts), _checks(facts)) if o.item.state == "fail"]
-        if facts.behind:
-            failing.append("synced")
-        if facts.tampered:
-            failing.append("base")
+        before = done.judge_items(BEFORE_PUSH, facts, LOCAL_JUDGES)
+        failing = [c.name for c in before.checks if c.state == "fail"]
         if failing:
             return replace(facts, not_pushed_because=f"{', '.join(failing)} failed")
         try:

@@ -6,7 +6,9 @@ idempotent: each try lists the branch's open PRs before it POSTs, so a POST that
 created the PR, a retry, a restart, or an agent that opened the PR itself never leads to a second one.
 The token lives only in the PyGithub client; nothing here writes a file. Reviews count only from the
 repository's collaborators, and vaultzoe's review marker only from the token's own login (GET /user);
-what vaultzoe writes on GitHub is built, redacted, in github_text.py.
+what vaultzoe writes on GitHub is built, redacted, in github_text.py. The AI review verdict comes from the
+orchestrator (ForgeJob.review, asked for by ForgeReport.review_for, see review.py) and is posted once per head
+commit; a forge built with a planner of its own still reviews by itself, without the task's context.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from github.CheckRunAnnotation import CheckRunAnnotation
 from github.PullRequest import PullRequest
 from github.PullRequestReview import PullRequestReview
 
-from ..errors import ForgeError, ForgeUnavailable, PlannerError, PushRejected, SettingsError, TaskBlocked, WorkspaceError
-from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review, ReviewRequest, TaskBrief
+from ..errors import ForgeError, ForgeUnavailable, PlannerError, PushRejected, SettingsError, TaskBlocked
+from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review, TaskBrief
 from ..settings import RepoConfig
 from . import done
 from .done import CheckRunFact, Facts, PullFacts, ReviewFact, StatusFact
 from .github_policy import GitHubPolicy, error_message, rate_limit_wait, rate_limited
 from .github_text import is_own_review, posted_review, pr_body, pr_title, review_body
+from .review import request_review
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -92,7 +95,8 @@ class GitHubForge:
         facts = self._call("read the pull request, its checks and reviews", lambda: self._facts(job, items))
         if "review" in items:
             facts = self._with_ai_review(job, facts)
-        return _report(facts, done.evaluate(job.repo.done, job.ui, facts))
+        review_for = self._review_wanted(facts) if "review" in items else ""
+        return _report(facts, done.evaluate(job.repo.done, job.ui, facts), review_for)
 
     # ------------------------------------------------------------ pushing and opening the PR
 
@@ -218,27 +222,31 @@ class GitHubForge:
     # ------------------------------------------------------------ the AI review
 
     def _with_ai_review(self, job: ForgeJob, facts: Facts) -> Facts:
-        """Run the planner's review once per head commit and post it; its marker makes the post idempotent."""
+        """Post the verdict the job brings (else the own planner's) once per head commit; its marker makes the
+        post idempotent."""
         pull = facts.pull
-        if self._planner is None or pull is None or pull.state != "open" or facts.ai_review is not None:
+        if pull is None or pull.state != "open" or facts.ai_review is not None:
             return facts
+        given = job.review if job.review is not None and job.review_sha in ("", pull.head_sha) else None
+        if given is None and self._planner is None:
+            return facts                # the orchestrator is asked for a verdict (review_for)
         waiting = _review_waits(facts)
         if waiting:
             return replace(facts, ai_review_waiting=waiting)
         try:
-            review = self._review(job)
+            review = given or request_review(self._planner, self._workspace, job, _brief(job), context="")
         except PlannerError as exc:
             return replace(facts, ai_review_waiting=f"AI review failed ({exc}); trying again next pass")
         if review.verdict in ("pass", "block"):
             self._call("post the AI review", lambda: self._post_review(pull.number, pull.head_sha, review))
         return replace(facts, ai_review=review)
 
-    def _review(self, job: ForgeJob) -> Review:
-        try:
-            diff = self._workspace.diff(job.worktree, job.base_commit)
-        except WorkspaceError as exc:
-            return Review("skipped", f"no diff to review: {exc}")
-        return self._planner.review(ReviewRequest(task=_brief(job), context="", diff=diff))
+    def _review_wanted(self, facts: Facts) -> str:
+        """The head commit to ask the orchestrator's reviewer about ("" when none is wanted now)."""
+        pull = facts.pull
+        if self._planner is not None or pull is None or pull.state != "open" or facts.ai_review is not None:
+            return ""
+        return "" if _review_waits(facts) else pull.head_sha
 
     def _post_review(self, number: int, sha: str, review: Review) -> None:
         pull = self._repo.get_pull(number)
@@ -400,9 +408,8 @@ def _review_fact(review: PullRequestReview, comments: list[str], own_login: str)
                       comments=tuple(comments), association=review.author_association or "NONE")
 
 
-def _report(facts: Facts, judgement: done.Judgement) -> ForgeReport:
+def _report(facts: Facts, judgement: done.Judgement, review_for: str = "") -> ForgeReport:
     pull = facts.pull
-    return ForgeReport(checks=judgement.checks, pr_number=pull.number if pull else None,
-                       pr_url=pull.url if pull else None, merged=bool(pull and pull.merged),
-                       closed=bool(pull and pull.state == "closed" and not pull.merged),
-                       evidence=judgement.evidence, feedback=judgement.feedback, needs_sync=judgement.needs_sync)
+    return judgement.report(pr_number=pull.number if pull else None, pr_url=pull.url if pull else None,
+                            merged=bool(pull and pull.merged),
+                            closed=bool(pull and pull.state == "closed" and not pull.merged), review_for=review_for)
