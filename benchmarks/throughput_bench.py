@@ -22,6 +22,7 @@ import functools
 import os
 import platform
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,19 @@ agent: bench
 ## Goal
 Benchmark task {i}: write done-<id>.txt and commit it.
 """
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process, and of its children that ended (git, supervisors, agents)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def cpu_line(before: tuple[float, float], wall: float, tasks: int) -> str:
+    after = cpu_seconds()
+    own, kids = after[0] - before[0], after[1] - before[1]
+    return (f"CPU per task: {own / tasks * 1000:.0f} ms in vaultzoe's own process, {kids / tasks * 1000:.0f} ms in "
+            f"its children (git, supervisors, agents); {(own + kids) / wall:.2f} of the 2 cores busy on average")
 
 
 def machine() -> str:
@@ -93,36 +107,51 @@ def _agent_note() -> str:
 # ---------------------------------------------------------------- where the time goes
 
 
-PARTS: dict[str, tuple[str, str]] = {
-    # label: (module:Class, method) timed as wall seconds spent inside (outermost call only)
+PARTS: dict[str, tuple[str, ...]] = {
+    # label: (module:Class, method) timed as wall seconds spent inside (outermost call only); where the loop has
+    # moved a method, the first place that exists is used
     "worktree (Workspace.ensure)": ("vaultzoe.work.workspace:Workspace", "ensure"),
-    "agent start (ProcessRunner.start)": ("vaultzoe.work.runners:ProcessRunner", "start"),
+    "agent start (ProcessRunner.start*)": ("vaultzoe.work.runners:ProcessRunner", "start_nowait"),
     "  of which waiting for the agent": ("vaultzoe.work.runners:ProcessRunner", "_wait_for"),
     "run polls (ProcessRunner.poll)": ("vaultzoe.work.runners:ProcessRunner", "poll"),
-    "plan + context pack (_plan)": ("vaultzoe.orchestrator:Orchestrator", "_plan"),
+    "plan + context pack (_plan)": ("vaultzoe.loop.start:Starter", "_plan", "vaultzoe.orchestrator:Orchestrator", "_plan"),
     "forge judge (LocalForge.submit)": ("vaultzoe.work.forge:LocalForge", "submit"),
-    "vault writes (VaultStore.edit/create)": ("vaultzoe.vault.store:VaultStore", "edit"),
+    "forge looks at review (LocalForge.observe)": ("vaultzoe.work.forge:LocalForge", "observe"),
+    "vault writes (VaultStore.edit)": ("vaultzoe.vault.store:VaultStore", "edit"),
     "task memory (StateStore.save)": ("vaultzoe.tasks.state:StateStore", "save"),
     "registry (_write_registry)": ("vaultzoe.orchestrator:Orchestrator", "_write_registry"),
     "index refresh (_refresh_index)": ("vaultzoe.orchestrator:Orchestrator", "_refresh_index"),
     "index update (VaultIndex.update)": ("vaultzoe.vault.index:VaultIndex", "update"),
     "index save (VaultIndex.save)": ("vaultzoe.vault.index:VaultIndex", "save"),
-    "pauses between passes (time.sleep in run_until_idle)": ("", ""),
+    "pauses between passes (time.sleep in run_until_idle)": (),
 }
+
+
+def _target(places: tuple[str, ...]) -> tuple[type, str] | None:
+    """The first (class, method) of places that exists in this checkout."""
+    import importlib
+    for where, method in zip(places[::2], places[1::2]):
+        module, _, cls_name = where.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), cls_name)
+        except (ImportError, AttributeError):
+            continue
+        if method in cls.__dict__:
+            return cls, method
+    return None
 
 
 @contextmanager
 def timed_parts() -> Iterator[dict[str, float]]:
     """Wrap the named methods with wall-clock accumulators for the duration of the block."""
-    import importlib
     totals: dict[str, float] = defaultdict(float)
     restore: list[Callable[[], None]] = []
     depth: dict[str, int] = defaultdict(int)
-    for label, (where, method) in PARTS.items():
-        if not where:
+    for label, places in PARTS.items():
+        found = _target(places)
+        if found is None:
             continue
-        module, _, cls_name = where.partition(":")
-        cls = getattr(importlib.import_module(module), cls_name)
+        cls, method = found
         original = cls.__dict__[method]
 
         def wrapper(*args, __original=original, __label=label, **kwargs):
@@ -170,7 +199,7 @@ def in_process(tasks: int, max_agents: int, profile: bool, pause: float | None) 
         orch = Orchestrator(vault, Parts.real(vault, env))
         profiler = cProfile.Profile() if profile else None
         with timed_parts() as totals:
-            t0 = time.perf_counter()
+            cpu0, t0 = cpu_seconds(), time.perf_counter()
             if profiler:
                 profiler.enable()
             result = run_until_idle(orch, timeout=3600, **({} if pause is None else {"pause": pause}))
@@ -180,6 +209,7 @@ def in_process(tasks: int, max_agents: int, profile: bool, pause: float | None) 
         review = result.last.counts.get("review", 0)
         print(f"in-process run_until_idle: {review}/{tasks} tasks in review in {wall:.1f} s over {result.passes} "
               f"passes = {review / wall:.2f} tasks/s (max_agents {max_agents})")
+        print(f"  {cpu_line(cpu0, wall, tasks)}")
         if result.last.errors:
             print(f"  errors: {result.last.errors[:3]}")
         print("  where the wall time goes (seconds inside each part; parts nest, so they do not add up):")
@@ -194,13 +224,16 @@ def in_process(tasks: int, max_agents: int, profile: bool, pause: float | None) 
 def cli(tasks: int, max_agents: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         vault, env = make_world(Path(tmp), tasks, max_agents)
-        t0 = time.perf_counter()
+        cpu0, t0 = cpu_seconds(), time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "vaultzoe.cli", "run", str(vault), "--until-idle"],
                               env=env, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         review = sum(1 for p in (vault / "Tasks").glob("*.md") if "\nstatus: review" in p.read_text())
         print(f"CLI `vaultzoe run VAULT --until-idle`: exit {proc.returncode}, {review}/{tasks} tasks in review in "
               f"{wall:.1f} s = {review / wall:.2f} tasks/s (process start and imports included)")
+        used = cpu_seconds()[1] - cpu0[1]
+        print(f"  CPU per task: {used / tasks * 1000:.0f} ms (the CLI process and all it ran); "
+              f"{used / wall:.2f} of the 2 cores busy on average")
         if proc.returncode:
             print((proc.stdout + proc.stderr)[-2000:])
 
