@@ -477,3 +477,11 @@ def test_both_forges_judge_the_same_items_of_the_done_list(world, tmp_path):
     assert [c.name for c in github.checks] == [c.name for c in local.checks] == [
         "commits", "pr", "synced", "checks", "review"]
     assert github.passed and local.passed and github.review_for == local.review_for != ""
+
+
+def test_a_private_tasks_change_reviewed_by_the_forges_own_planner_is_marked_private(world):
+    planner = ScriptedPlanner()
+    world.commit()
+    world.forge(planner=planner).submit(replace(world.job, private=True))
+    [request] = planner.review_requests
+    assert request.task.private                   # so a remote planner reviews it locally, never sends it

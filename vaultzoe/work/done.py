@@ -178,6 +178,16 @@ def judge(name: str, facts: Any, judges: Mapping[str, Callable[[Any], Outcome]] 
     return Outcome(CheckItem(name, "skipped", f"unknown item: use {', '.join(KNOWN_ITEMS)} in the repo note's done:"))
 
 
+def review_waits(facts: Facts) -> str:
+    """Why the AI review should not run yet ("" when it should): no tokens spent on a change that fails anyway."""
+    checks = judge("checks", facts).item.state
+    if checks in ("fail", "pending"):
+        return "AI review waits for the checks"
+    if judge("review", facts).item.state == "fail":
+        return "AI review waits: a human asked for changes"
+    return ""
+
+
 def with_outcome(report: ForgeReport, outcome: Outcome) -> ForgeReport:
     """The report with one item judged again (e.g. the AI review verdict arriving after the other items)."""
     checks = tuple(outcome.item if c.name == outcome.item.name else c for c in report.checks)

@@ -10,9 +10,12 @@ API CONTRACT (fixed):
     make_forge(settings, repo, environ, workspace) -> Forge   "github" when settings.forge is github, or auto and
         repo.github is set and GITHUB_TOKEN/GH_TOKEN present; else local.
 
-As built: submit() also reports "synced" (when the repo's `done:` lists it: the branch holds base's tip)
-and "pr" (pushed to origin, or the local branch when there is no origin; a refused push is a failed
-"pr" item, never an exception). Without new commits, checks and push are skipped. Changes the agent
+As built: the items are the repo note's `done:` list, judged as done.py says (commits first; LOCAL_JUDGES):
+"synced" (the branch holds base's tip), "checks" (run only when listed), "pr" (pushed to origin, or the
+local branch when there is no origin; a refused push is a failed "pr" item, listed or not, never an
+exception), "review" (the AI review verdict handed in as job.review for the commit the report's review_for
+named, recorded with the judgement; human reviews need GitHub), "screenshots" skipped as needing GitHub.
+Without new commits, checks and push are skipped. Changes the agent
 left uncommitted are never committed for it, only named in the evidence. The judgement is kept in
 job.log_dir/forge.json with where the base and the branch stood then; observe() re-judges when none is kept.
 The agent's worktree shares refs with the user's clone, so "merged" is never read from a base the agent could
@@ -164,8 +167,12 @@ def _pr(facts: LocalFacts) -> done.Outcome:
 
 
 def _review(facts: LocalFacts) -> done.Outcome:
+    return _ai_review(facts.review)
+
+
+def _ai_review(review: Review | None) -> done.Outcome:
     """The AI review verdict handed in by the orchestrator; human reviews need GitHub."""
-    return done.ai_review(facts.review, absent="no AI review given (human reviews need GitHub)")
+    return done.ai_review(review, absent="no AI review given (human reviews need GitHub)")
 
 
 # The local forge's judges; screenshots (which live in a PR) have none, so they are skipped as needing GitHub.
@@ -221,7 +228,7 @@ class LocalForge:
         """A verdict for the commit the judgement asked about replaces its review item, and is kept."""
         if job.review is None or not kept.review_for or job.review_sha not in ("", kept.review_for):
             return kept
-        judged = replace(done.with_outcome(kept, _review(LocalFacts("", "", (), review=job.review))), review_for="")
+        judged = replace(done.with_outcome(kept, _ai_review(job.review)), review_for="")
         save_report(job.log_dir, judged, refs)
         return judged
 

@@ -28,13 +28,13 @@ from github.PullRequest import PullRequest
 from github.PullRequestReview import PullRequestReview
 
 from ..errors import ForgeError, ForgeUnavailable, PlannerError, PushRejected, SettingsError, TaskBlocked
-from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review, TaskBrief
+from ..protocols import CheckItem, ForgeJob, ForgeReport, Planner, Review
 from ..settings import RepoConfig
 from . import done
 from .done import CheckRunFact, Facts, PullFacts, ReviewFact, StatusFact
 from .github_policy import GitHubPolicy, error_message, rate_limit_wait, rate_limited
 from .github_text import is_own_review, posted_review, pr_body, pr_title, review_body
-from .review import request_review
+from .review import job_brief, request_review
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -230,11 +230,11 @@ class GitHubForge:
         given = job.review if job.review is not None and job.review_sha in ("", pull.head_sha) else None
         if given is None and self._planner is None:
             return facts                # the orchestrator is asked for a verdict (review_for)
-        waiting = _review_waits(facts)
+        waiting = done.review_waits(facts)
         if waiting:
             return replace(facts, ai_review_waiting=waiting)
         try:
-            review = given or request_review(self._planner, self._workspace, job, _brief(job), context="")
+            review = given or request_review(self._planner, self._workspace, job, job_brief(job), context="")
         except PlannerError as exc:
             return replace(facts, ai_review_waiting=f"AI review failed ({exc}); trying again next pass")
         if review.verdict in ("pass", "block"):
@@ -246,7 +246,7 @@ class GitHubForge:
         pull = facts.pull
         if self._planner is not None or pull is None or pull.state != "open" or facts.ai_review is not None:
             return ""
-        return "" if _review_waits(facts) else pull.head_sha
+        return "" if done.review_waits(facts) else pull.head_sha
 
     def _post_review(self, number: int, sha: str, review: Review) -> None:
         pull = self._repo.get_pull(number)
@@ -340,22 +340,6 @@ def github_slug(repo: RepoConfig | str) -> str:
         raise SettingsError(f"{where}: `github:` must name the repository as owner/name (e.g. `github: octo/app`), "
                             f"not {value!r}")
     return value
-
-
-def _review_waits(facts: Facts) -> str:
-    """Why the AI review should not run yet ("" when it should): no tokens spent on a change that fails anyway."""
-    checks = done.judge("checks", facts).item.state
-    if checks in ("fail", "pending"):
-        return "AI review waits for the checks"
-    if done.judge("review", facts).item.state == "fail":
-        return "AI review waits: a human asked for changes"
-    return ""
-
-
-def _brief(job: ForgeJob) -> TaskBrief:
-    tags = ("ui",) if job.ui else ()
-    return TaskBrief(id=job.task_id, title=job.title, path="", body=job.summary, goal=job.summary,
-                     acceptance=job.acceptance, kind="ui" if job.ui else "", tags=tags)
 
 
 def _pull_facts(pull: PullRequest, comments: list[str]) -> PullFacts:

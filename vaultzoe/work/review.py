@@ -27,6 +27,13 @@ def request_review(planner: Planner, workspace: Workspace, job: ForgeJob, task: 
     return planner.review(ReviewRequest(task=task, context=context, diff=diff))
 
 
+def job_brief(job: ForgeJob) -> TaskBrief:
+    """The task as far as a forge job tells it (a forge that reviews by itself has no note to read)."""
+    tags = ("ui",) if job.ui else ()
+    return TaskBrief(id=job.task_id, title=job.title, path="", body=job.summary, goal=job.summary,
+                     acceptance=job.acceptance, kind="ui" if job.ui else "", tags=tags, private=job.private)
+
+
 def review_step(forge: Forge, job: ForgeJob, report: ForgeReport,
                 review: Callable[[ForgeJob], Review]) -> ForgeReport:
     """When the forge wants a verdict, get one and hand it back; a failing reviewer leaves the item pending."""
