@@ -6,7 +6,6 @@ one log line, then retries 1 s apart, doubling to 30 s, and one line when writes
 
 from __future__ import annotations
 
-import errno
 import logging
 import signal
 import time
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .errors import VaultWriteError, VaultzoeError
+from .errors import VaultzoeError, refused_write
 from .orchestrator import Orchestrator, Parts, PassResult
 from .vault.watch import VaultWatcher, vault_lock
 
@@ -24,18 +23,7 @@ log = logging.getLogger("vaultzoe")
 
 FULL_RESCAN_SECONDS = 300.0
 QUICK_PAUSE = 0.02          # run_until_idle's pause after a pass that moved tasks on
-WRITE_REFUSALS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO})
-
-
-def write_refusal(error: BaseException | None) -> BaseException | None:
-    """The refused write behind `error` (itself or a cause), if the disk refusing a write is what it is."""
-    for _ in range(5):
-        if error is None:
-            return None
-        if isinstance(error, VaultWriteError) or (isinstance(error, OSError) and error.errno in WRITE_REFUSALS):
-            return error
-        error = error.__cause__ or error.__context__
-    return None
+write_refusal = refused_write       # the daemon's name for it
 
 
 class Backoff:
@@ -73,7 +61,7 @@ def guarded_pass(orch: Orchestrator, backoff: Backoff, **kwargs: object) -> Pass
             raise
         backoff.failed(error)
         return None
-    if getattr(orch, "write_trouble", None) is not None:
+    if result.write_refused:
         backoff.failed(None)      # the pass went on without the writes it needed (and said so): retry on the clock
     else:
         backoff.succeeded()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno as _errno
+
 
 class VaultzoeError(Exception):
     """Base of every error vaultzoe raises on purpose."""
@@ -70,3 +72,17 @@ class NotifyError(VaultzoeError):
 
 class AlreadyRunning(VaultzoeError):
     """Another vaultzoe already works on this vault."""
+
+
+WRITE_REFUSALS = frozenset({_errno.ENOSPC, _errno.EDQUOT, _errno.EACCES, _errno.EPERM, _errno.EROFS, _errno.EIO})
+
+
+def refused_write(error: BaseException | None) -> BaseException | None:
+    """The refused write behind `error` (itself or a cause): the disk is full, read-only or not ours to write."""
+    for _ in range(5):
+        if error is None:
+            return None
+        if isinstance(error, VaultWriteError) or (isinstance(error, OSError) and error.errno in WRITE_REFUSALS):
+            return error
+        error = error.__cause__ or error.__context__
+    return None

@@ -269,6 +269,7 @@ def test_steering_an_agent_without_a_session_restarts_it_with_the_task_and_the_s
     monkeypatch.setenv("AGENT_SLEEP", "60")
     note = world.task("Sum", mode="sleep")
     assert world.run_once().exit_code == 0
+    assert wait_for(lambda: len(world.starts()) == 1, timeout=30)   # the agent is at work when the human steers
     monkeypatch.setenv("AGENT_SLEEP", "0.5")                 # the restarted agent finishes quickly
     steer(note, STEER)
     result = world.until_idle()

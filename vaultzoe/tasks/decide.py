@@ -13,11 +13,25 @@ from .model import HUMAN_STATUSES, Status, TaskState
 
 
 @dataclass(frozen=True)
+class EndedRun:
+    """What an agent's ended run says: its exit and its report, and why it failed ("" when it ended well)."""
+
+    exit_code: int | None
+    session_id: str | None = None
+    log_tail: str = ""
+    final_message: str = ""
+    cost_usd: float | None = None
+    failure: str = ""                  # evidence for the next prompt when the agent itself failed
+
+
+@dataclass(frozen=True)
 class Observation:
     note_status: Status | None         # what the task note says now (None: unreadable / not ours)
     max_attempts: int
     run: RunState | None = None        # the current attempt's process, when there is one
-    judgement: ForgeReport | None = None   # the forge's verdict this pass (after the agent ended, or while checking/review)
+    judgement: ForgeReport | None = None   # the forge's verdict this pass (on a submission, or while checking/review)
+    judgement_new: bool = False        # the verdict comes from looking at the forge now (not yet in task memory)
+    ended: EndedRun | None = None      # the current attempt's agent ended and has not been judged yet
     problem: str | None = None         # something the human must fix before work can start
     room: str | None = None            # None: an agent may start now; else why it must wait
     steer: str = ""                    # a steer message not yet delivered
@@ -82,7 +96,28 @@ class Cleanup:
     """Remove the worktree of a finished task (the branch is kept)."""
 
 
-Action = SetStatus | StartAttempt | SteerRun | StopRun | FinishAttempt | Wait | NewRound | Notify | Learn | Cleanup
+@dataclass(frozen=True)
+class AdoptRun:
+    """A start cut short by a crash did launch its agent: that run is the attempt's (never start a second)."""
+
+
+@dataclass(frozen=True)
+class RecordRun:
+    """Write what the ended agent run says (exit, session, output tail, final message, cost) into the attempt."""
+
+
+@dataclass(frozen=True)
+class Submit:
+    """The agent ended well: hand its work to the forge (commits, check command, push, PR) for a verdict."""
+
+
+@dataclass(frozen=True)
+class RecordForge:
+    """Keep what the forge says now (items, PR, evidence, review comments) in task memory."""
+
+
+Action = (SetStatus | StartAttempt | SteerRun | StopRun | FinishAttempt | Wait | NewRound | Notify | Learn | Cleanup
+          | AdoptRun | RecordRun | Submit | RecordForge)
 
 
 # ---------------------------------------------------------------- decide
@@ -96,7 +131,8 @@ def decide(state: TaskState, obs: Observation) -> list[Action]:
     if human is not None:
         return human
     handler = _BY_STATUS.get(state.status)
-    return handler(state, obs) if handler else []
+    actions = handler(state, obs) if handler else []
+    return ([RecordForge()] if obs.judgement is not None and obs.judgement_new else []) + actions
 
 
 def _run_alive(obs: Observation) -> bool:
@@ -142,14 +178,26 @@ def _queued(state: TaskState, obs: Observation, fresh_round: bool = False) -> li
 def _running(state: TaskState, obs: Observation) -> list[Action]:
     current = state.current
     if current is not None and current.outcome == "starting":
-        return [StartAttempt()]           # a start cut short (a crash): finish it, as the same attempt
+        # started (the next pass adopts its run), or a start cut short by a crash: finished as the same attempt
+        return [AdoptRun()] if run_exists(obs.run) else [StartAttempt()]
     if current is None or current.outcome != "running":
         return _queued(state, obs)        # e.g. a restart between "running" and the agent's start
     if obs.run is None:
         return _failed_attempt(state, obs, "the agent's run record is missing (deleted .vaultzoe/runs?)")
     if obs.run.running:
         return [SteerRun(obs.steer)] if obs.steer else []
-    return _judged(state, obs)
+    if obs.judgement is not None:
+        return _judged(state, obs)
+    if obs.ended is None:
+        return []
+    if obs.ended.failure:
+        return [RecordRun()] + _failed_attempt(state, obs, obs.ended.failure)
+    return [RecordRun(), Submit()]
+
+
+def run_exists(run: RunState | None) -> bool:
+    """Whether a run directory holds a launched run (a spec was written, a process seen, or an exit recorded)."""
+    return run is not None and (run.running or run.started is not None or run.exit_code is not None)
 
 
 def _judged(state: TaskState, obs: Observation) -> list[Action]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from ..atomic import write_atomic
 from ..settings import STATE_DIR
 from .model import TaskState, state_from_json, state_to_json
 
@@ -50,18 +48,7 @@ class StateStore:
             raise ValueError(f"task id {state.id!r} cannot name a memory file")
         if self._known is not None and self._known.get(state.id) == state:
             return      # unchanged since the last save: no write (a busy pass saves every task)
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        data = json.dumps(state_to_json(state), indent=1, ensure_ascii=False)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.dir / f"{state.id}.json")
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)     # a full disk leaves no temp file behind
-            raise
+        write_atomic(self.dir / f"{state.id}.json",
+                     json.dumps(state_to_json(state), indent=1, ensure_ascii=False).encode("utf-8"))
         if self._known is not None:
             self._known[state.id] = state
