@@ -65,3 +65,29 @@ def test_ensure_prunes_only_when_a_worktree_is_gone(git_repo, worktrees_root, tr
     again = ws.ensure(git_repo.repo, "zoe/a-t1", "t1")
     assert [c for c in traced() if c.startswith("git worktree prune")]
     assert again.created and Path(again.path).is_dir()
+
+
+def test_a_fresh_branch_gets_its_worktree_without_listing_the_others(git_repo, worktrees_root, traced):
+    ws = Workspace(worktrees_root)
+    ws.ensure(git_repo.repo, "zoe/a-t1", "t1")
+    traced()
+
+    tree = ws.ensure(git_repo.repo, "zoe/b-t2", "t2")
+
+    assert tree.created and (tree.path / "README.md").exists()
+    assert not [c for c in traced() if c.startswith("git worktree list")]
+
+
+def test_a_stale_entry_where_the_worktree_goes_is_pruned_as_before(git_repo, worktrees_root, traced):
+    import shutil
+    ws = Workspace(worktrees_root)
+    old = ws.ensure(git_repo.repo, "zoe/old-t1", "t1")
+    shutil.rmtree(old.path)                         # its folder is gone, git still lists it at that path
+                                                    # and a new branch wants the same folder
+    traced()
+
+    tree = ws.ensure(git_repo.repo, "zoe/new-t1", "t1")
+
+    assert tree.created and tree.path == old.path and (tree.path / "README.md").exists()
+    assert git_repo.git(tree.path, "branch", "--show-current") == "zoe/new-t1"
+    assert [c for c in traced() if c.startswith("git worktree prune")]

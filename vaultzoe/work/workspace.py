@@ -97,15 +97,26 @@ class Workspace:
         with _open(repo) as clone:
             base = _base_name(repo, clone)
             start = _base_ref(repo, clone, base)
-            if not _has_ref(clone, f"refs/heads/{branch}"):
+            fresh = not _has_ref(clone, f"refs/heads/{branch}")
+            if fresh:
                 _git(repo, clone.git.branch, "--no-track", branch, start)
-            path, created = self._worktree_for(repo, clone, branch, task_id)
+            path, created = self._worktree_for(repo, clone, branch, task_id, fresh)
             fork = _git(repo, clone.git.merge_base, branch, start)
             refs = _record(clone, branch, base)
         return Worktree(path=path, branch=branch, base=base, base_commit=fork, created=created, refs=refs)
 
-    def _worktree_for(self, repo: RepoConfig, clone: git.Repo, branch: str, task_id: str) -> tuple[Path, bool]:
+    def _worktree_for(self, repo: RepoConfig, clone: git.Repo, branch: str, task_id: str,
+                      fresh: bool = False) -> tuple[Path, bool]:
         target = (self.worktrees_root / repo.name / task_id).resolve()
+        if fresh and not os.path.lexists(target):
+            # a branch made a moment ago is checked out nowhere: add its worktree at once (listing the worktrees
+            # reads every one of them); git refusing (a stale entry at target, say) sends us the careful way
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                clone.git.worktree("add", str(target), branch, env=GIT_ENV)
+                return target, True
+            except git.GitCommandError:
+                pass
         registered = list(_worktrees(clone))
         if any(entry.prunable for entry in registered):    # prune reads every worktree: only when it has work
             _git(repo, clone.git.worktree, "prune")
