@@ -1,4 +1,4 @@
-"""Name/alias/path lookup, link resolution, backlinks, tag index; incremental; on-disk cache.
+"""`VaultIndex`, the facade: name/alias/path lookup, links, backlinks, tags, tasks; incremental; cached.
 
 API CONTRACT (fixed; other modules build on it):
 
