@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import SettingsError, TaskBlocked
-from .settings import (AGENTS_DIR, BUILTIN_AGENTS, REPOS_DIR, SETTINGS_NOTE, AgentConfig, RepoConfig, Settings,
-                       agent_from_frontmatter, repo_from_frontmatter, resolve_settings)
+from .layout import AGENTS_DIR, REPOS_DIR, SETTINGS_NOTE
+from .settings import (BUILTIN_AGENTS, AgentConfig, RepoConfig, Settings, agent_from_frontmatter,
+                       repo_from_frontmatter, resolve_settings)
 from .vault.index import VaultIndex
 from .vault.note import Note
 

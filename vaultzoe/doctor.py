@@ -19,8 +19,9 @@ from typing import Any, Callable, Literal, Mapping
 import yaml
 
 from .errors import SettingsError
-from .settings import (AGENTS_DIR, BUILTIN_AGENTS, REPOS_DIR, SETTINGS_NOTE, STATE_DIR, AgentConfig, Settings,
-                       agent_from_frontmatter, repo_from_frontmatter, resolve_settings)
+from .layout import AGENTS_DIR, REPOS_DIR, SETTINGS_NOTE, STATE_DIR
+from .settings import (BUILTIN_AGENTS, AgentConfig, Settings, agent_from_frontmatter, repo_from_frontmatter,
+                       resolve_settings)
 from . import trust
 
 Level = Literal["ok", "warn", "block"]

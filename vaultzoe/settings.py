@@ -14,16 +14,7 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import SettingsError
-
-ZOE_DIR = "Zoe"
-SETTINGS_NOTE = "Zoe/Zoe.md"
-REGISTRY_NOTE = "Zoe/Registry.md"
-INBOX_NOTE = "Zoe/Inbox.md"
-REPOS_DIR = "Zoe/Repos"
-AGENTS_DIR = "Zoe/Agents"
-ATTEMPTS_DIR = "Zoe/Attempts"
-LEARNINGS_DIR = "Zoe/Learnings"
-STATE_DIR = ".vaultzoe"
+from .layout import SETTINGS_NOTE
 
 DEFAULT_DONE = ("pr", "synced", "checks", "review")
 

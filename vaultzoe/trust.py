@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import SettingsError, TaskBlocked, VaultzoeError
-from .settings import (AGENTS_DIR, BUILTIN_AGENTS, REPOS_DIR, AgentConfig, RepoConfig, Settings,
-                       agent_from_frontmatter, repo_from_frontmatter)
+from .layout import AGENTS_DIR, REPOS_DIR
+from .settings import BUILTIN_AGENTS, AgentConfig, RepoConfig, Settings, agent_from_frontmatter, repo_from_frontmatter
 from .vault.note import parse_note
 
 TRUST_DIR_ENV = "VAULTZOE_TRUST_DIR"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vaultzoe.brain import learnings
-from vaultzoe.settings import LEARNINGS_DIR
+from vaultzoe.layout import LEARNINGS_DIR
 from vaultzoe.tasks.brief import brief, kind_of, steer_message
 from vaultzoe.vault.note import parse_note
 

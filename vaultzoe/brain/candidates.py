@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..settings import REPOS_DIR, ZOE_DIR
+from ..layout import REPOS_DIR, ZOE_DIR
 from .lexicon import OWNED_BLOCK, Lexicon, Scorer
 from .privacy import private_folder
 from .redact import redact

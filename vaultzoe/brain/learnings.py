@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..settings import LEARNINGS_DIR
+from ..layout import LEARNINGS_DIR
 from ..vault.edit import get_block, replace_block
 from .outcomes import STATS, AgentStats, Outcome, compute, load, render, stats, upsert
 from .privacy import is_private

@@ -8,11 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from ..layout import LEARNINGS_DIR
 from .. import trust
 from ..brain import context as ctx
 from ..brain import learnings
 from ..errors import VaultzoeError
-from ..settings import LEARNINGS_DIR
 from ..tasks import decide as d
 from ..tasks.model import Status, TaskState
 from .observe import Observer

@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..atomic import write_private_json
 from ..errors import VaultzoeError, WriteConflict, refused_write
-from ..settings import STATE_DIR
+from ..layout import STATE_DIR
 from ..tasks import adoption
 from ..tasks.journal import one_line
 from ..tasks.registry import wikilink

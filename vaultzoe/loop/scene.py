@@ -6,11 +6,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
+from ..layout import STATE_DIR
 from .. import config as vconfig
 from .. import trust
 from ..brain import context as ctx
 from ..protocols import AgentReport, Forge, ForgeJob, ForgeReport, RunState
-from ..settings import STATE_DIR, AgentConfig, RepoConfig
+from ..settings import AgentConfig, RepoConfig
 from ..tasks.brief import brief
 from ..tasks.journal import AttemptRecord, Journal
 from ..tasks.model import Attempt, Status, TaskState

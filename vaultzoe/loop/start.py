@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..layout import STATE_DIR
 from .. import config as vconfig
 from .. import trust
 from ..brain import context as ctx
 from ..brain import learnings
 from ..errors import TaskBlocked
 from ..protocols import AttemptEvidence, Plan, PlanRequest, RunSpec
-from ..settings import STATE_DIR, RepoConfig
+from ..settings import RepoConfig
 from ..tasks.brief import brief
 from ..tasks.journal import AttemptRecord, attempt_note_path, one_line
 from ..tasks.model import Attempt, Status, TaskState, branch_name

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..brain.redact import redact
+from ..layout import ATTEMPTS_DIR, INBOX_NOTE, REGISTRY_NOTE
 from ..protocols import AgentReport, Plan
-from ..settings import ATTEMPTS_DIR, INBOX_NOTE, REGISTRY_NOTE
 from ..vault.edit import get_block, replace_block, set_frontmatter
 from ..vault.store import VaultStore
 from .model import Attempt, Status, TaskState

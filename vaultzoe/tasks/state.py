@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ..atomic import write_atomic
-from ..settings import STATE_DIR
+from ..layout import STATE_DIR
 from .model import TaskState, state_from_json, state_to_json
 
 

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..layout import STATE_DIR
 from .scan import no_gc
 
-CACHE_DIR = ".vaultzoe"
+CACHE_DIR = STATE_DIR
 CACHE_FILE = "index.marshal"
 CACHE_VERSION = 8
 

@@ -47,11 +47,12 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from vaultzoe.errors import AlreadyRunning, VaultError, VaultWriteError
+from vaultzoe.layout import STATE_DIR
 from vaultzoe.vault.pruned_inotify import pruned_observer
 
 log = logging.getLogger(__name__)
 
-LOCK_FOLDER = ".vaultzoe"
+LOCK_FOLDER = STATE_DIR
 LOCK_FILE = "watch.lock"
 
 # Only these reach us: no open/close-without-write events, so reading a note never looks like a change.

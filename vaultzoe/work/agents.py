@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SettingsError
+from ..layout import AGENTS_DIR
 from ..protocols import Agent, AgentReport, Invocation
-from ..settings import AGENTS_DIR, AgentConfig
+from ..settings import AgentConfig
 
 AGENT_KINDS: dict[str, str] = {
     "command": "vaultzoe.work.agents:CommandAgent",

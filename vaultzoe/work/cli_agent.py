@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import RunnerError
+from ..layout import AGENTS_DIR
 from ..protocols import AgentReport
-from ..settings import AGENTS_DIR, AgentConfig
+from ..settings import AgentConfig
 
 ARGV_PROMPT_LIMIT = 100_000          # bytes; Linux MAX_ARG_STRLEN is 131072 per argument
 POINTER_START = "Your full instructions are in the file"

@@ -38,8 +38,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..brain.redact import redact
 from ..errors import ForgeError, TaskBlocked, WorkspaceError
+from ..layout import SETTINGS_NOTE
 from ..protocols import CheckItem, Forge, ForgeJob, ForgeReport, Review
-from ..settings import DEFAULT_DONE, SETTINGS_NOTE, RepoConfig, Settings
+from ..settings import DEFAULT_DONE, RepoConfig, Settings
 from . import done
 from .commands import Completed, run_logged
 from .workspace import BaseMove, Workspace

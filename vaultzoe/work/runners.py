@@ -37,8 +37,8 @@ from typing import Any, Mapping
 
 from ..brain.redact import redact
 from ..errors import RunnerError
+from ..layout import STATE_DIR
 from ..protocols import RunSpec, RunState
-from ..settings import STATE_DIR
 from . import supervise as sv
 from .childenv import child_env, withheld_names
 from .commands import private_dir, redacted_tail
