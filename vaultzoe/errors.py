@@ -46,10 +46,6 @@ class RunnerError(VaultzoeError):
     """An agent process could not be started or controlled."""
 
 
-class AgentNotFound(TaskBlocked):
-    """An agent's executable is not installed."""
-
-
 class ForgeError(VaultzoeError):
     """Pushing, opening a PR or reading CI failed."""
 
@@ -64,10 +60,6 @@ class PushRejected(ForgeError):
 
 class PlannerError(VaultzoeError):
     """The planner could not produce a plan (the caller may fall back)."""
-
-
-class NotifyError(VaultzoeError):
-    """A notification channel failed."""
 
 
 class AlreadyRunning(VaultzoeError):

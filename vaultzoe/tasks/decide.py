@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..protocols import ForgeReport, RunState
-from .model import HUMAN_STATUSES, Status, TaskState
+from .model import HUMAN_STATUSES, Outcome, Status, TaskState
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class StopRun:
 
 @dataclass(frozen=True)
 class FinishAttempt:
-    outcome: str                       # succeeded | failed | cancelled
+    outcome: Outcome                   # SUCCEEDED | FAILED | CANCELLED
     evidence: str = ""
 
 
@@ -143,7 +143,8 @@ def _note_gone(state: TaskState, obs: Observation) -> list[Action]:
     why = obs.gone or "the task note was deleted"
     if state.status in (Status.RUNNING, Status.QUEUED, Status.CHECKING):
         stop: list[Action] = [StopRun(why)] if _run_alive(obs) else []
-        return stop + [FinishAttempt("cancelled", why)] * bool(stop) + [SetStatus(Status.CANCELLED, why), Cleanup()]
+        finish: list[Action] = [FinishAttempt(Outcome.CANCELLED, why)] if stop else []
+        return stop + finish + [SetStatus(Status.CANCELLED, why), Cleanup()]
     return []
 
 
@@ -156,7 +157,8 @@ def _human_intent(state: TaskState, obs: Observation) -> list[Action] | None:
         return None       # the note still shows what vaultzoe wrote before a write that never landed (a crash)
     actions: list[Action] = []
     if _run_alive(obs):
-        actions += [StopRun(f"status set to {wanted} by you"), FinishAttempt("cancelled", f"status set to {wanted} by you")]
+        why = f"status set to {wanted} by you"
+        actions += [StopRun(why), FinishAttempt(Outcome.CANCELLED, why)]
     if wanted == Status.QUEUED:
         return actions + [NewRound(), SetStatus(Status.QUEUED, "queued by you")] + _queued(state, obs, fresh_round=True)
     if wanted in (Status.CANCELLED, Status.DONE):
@@ -177,10 +179,10 @@ def _queued(state: TaskState, obs: Observation, fresh_round: bool = False) -> li
 
 def _running(state: TaskState, obs: Observation) -> list[Action]:
     current = state.current
-    if current is not None and current.outcome == "starting":
+    if current is not None and current.outcome == Outcome.STARTING:
         # started (the next pass adopts its run), or a start cut short by a crash: finished as the same attempt
         return [AdoptRun()] if run_exists(obs.run) else [StartAttempt()]
-    if current is None or current.outcome != "running":
+    if current is None or current.outcome != Outcome.RUNNING:
         return _queued(state, obs)        # e.g. a restart between "running" and the agent's start
     if obs.run is None:
         return _failed_attempt(state, obs, "the agent's run record is missing (deleted .vaultzoe/runs?)")
@@ -206,7 +208,7 @@ def _judged(state: TaskState, obs: Observation) -> list[Action]:
     if verdict is None:
         return []
     if verdict.merged:
-        return [FinishAttempt("succeeded"), SetStatus(Status.DONE, "merged"), Learn(merged=True), Cleanup()]
+        return [FinishAttempt(Outcome.SUCCEEDED), SetStatus(Status.DONE, "merged"), Learn(merged=True), Cleanup()]
     if verdict.closed:
         return [SetStatus(Status.CANCELLED, "the pull request was closed without merging"), Cleanup()]
     if verdict.failed:
@@ -215,11 +217,11 @@ def _judged(state: TaskState, obs: Observation) -> list[Action]:
         return [SetStatus(Status.CHECKING)] if state.status != Status.CHECKING else []
     if state.status == Status.REVIEW:
         return []
-    return [FinishAttempt("succeeded"), SetStatus(Status.REVIEW, "definition of done met"), Notify(Status.REVIEW)]
+    return [FinishAttempt(Outcome.SUCCEEDED), SetStatus(Status.REVIEW, "definition of done met"), Notify(Status.REVIEW)]
 
 
 def _failed_attempt(state: TaskState, obs: Observation, evidence: str) -> list[Action]:
-    finish: list[Action] = [FinishAttempt("failed", evidence)]
+    finish: list[Action] = [FinishAttempt(Outcome.FAILED, evidence)]
     if state.attempts_this_round >= obs.max_attempts:
         return finish + [SetStatus(Status.FAILED, f"attempt {len(state.attempts)} failed and all "
                                                   f"{obs.max_attempts} attempts are used: {first_line(evidence)}"),
@@ -245,7 +247,7 @@ def _review(state: TaskState, obs: Observation) -> list[Action]:
 
 
 def _cancelled(state: TaskState, obs: Observation) -> list[Action]:
-    return [StopRun("the task is cancelled"), FinishAttempt("cancelled", "cancelled")] if _run_alive(obs) else []
+    return [StopRun("the task is cancelled"), FinishAttempt(Outcome.CANCELLED, "cancelled")] if _run_alive(obs) else []
 
 
 def first_line(text: str, limit: int = 160) -> str:

@@ -1,4 +1,4 @@
-"""`Task`, `Status`, allowed transitions, `Attempt`, and what vaultzoe remembers of a task between passes."""
+"""`Status`, `Outcome`, `Attempt`, `TaskState` (what vaultzoe remembers of a task), branch names, priorities."""
 
 from __future__ import annotations
 
@@ -28,29 +28,18 @@ class Status(StrEnum):
         return cls(text) if text in cls._value2member_map_ else None
 
 
-ACTIVE = frozenset({Status.RUNNING, Status.CHECKING})
-WAITING_ON_HUMAN = frozenset({Status.REVIEW, Status.FAILED, Status.BLOCKED})
-FINISHED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
-
-# Transitions vaultzoe itself makes. Humans may set draft, queued or cancelled from anywhere.
-TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.DRAFT: frozenset(),
-    Status.PROPOSED: frozenset(),
-    Status.QUEUED: frozenset({Status.RUNNING, Status.BLOCKED, Status.FAILED}),
-    Status.RUNNING: frozenset({Status.CHECKING, Status.REVIEW, Status.RUNNING, Status.FAILED, Status.BLOCKED, Status.QUEUED}),
-    Status.CHECKING: frozenset({Status.REVIEW, Status.RUNNING, Status.FAILED, Status.BLOCKED, Status.DONE, Status.CANCELLED, Status.QUEUED}),
-    Status.REVIEW: frozenset({Status.DONE, Status.CANCELLED, Status.RUNNING, Status.FAILED, Status.QUEUED}),
-    Status.DONE: frozenset(),
-    Status.FAILED: frozenset(),
-    Status.BLOCKED: frozenset(),
-    Status.CANCELLED: frozenset(),
-}
+# The statuses a human sets; the others are vaultzoe's (tasks/decide.py chooses every move it makes).
 HUMAN_STATUSES = frozenset({Status.DRAFT, Status.QUEUED, Status.CANCELLED, Status.DONE, Status.PROPOSED})
 
 
-def can_move(current: Status, target: Status) -> bool:
-    """Whether vaultzoe may move a task from current to target."""
-    return target == current or target in TRANSITIONS[current]
+class Outcome(StrEnum):
+    """How an attempt stands. A str: task memory stores the plain value, and it equals that string."""
+
+    STARTING = "starting"      # recorded before any side effect; a restart resumes it, never starts a second
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 PRIORITIES = {"urgent": 0, "high": 1, "normal": 2, "medium": 2, "low": 3}
@@ -85,8 +74,7 @@ class Attempt:
     note: str                      # vault path of the attempt note
     started: str                   # ISO time
     ended: str | None = None
-    outcome: str = "running"       # starting | running | succeeded | failed | cancelled
-    # "starting": the attempt's intent is recorded before any side effect; a restart resumes it, never starts a second
+    outcome: Outcome = Outcome.RUNNING
     exit_code: int | None = None
     session_id: str | None = None
     evidence: str = ""             # why it failed, for the next prompt
@@ -99,6 +87,9 @@ class Attempt:
     planner: str = ""
     reason: str = ""               # why this agent/model
     refs_at_start: str = ""        # Worktree.refs: where base and branch stood at the start (the forge spots tampering)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", Outcome(self.outcome))   # a plain string (old memory, callers) too
 
 
 @dataclass(frozen=True)
