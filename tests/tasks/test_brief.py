@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from vaultzoe.brain import learnings
@@ -65,3 +68,10 @@ def test_a_task_in_a_private_folder_is_private_and_others_are_not():
     assert brief(note("# T\n", "HR/Tasks/T.md"), "t1", private_folders=["HR"]).private is True
     assert brief(note("# T\n", "Tasks/T.md"), "t1", private_folders=["HR"]).private is False
     assert brief(note("---\nprivate: false\n---\n# T\n"), "t1").private is False
+
+
+def test_reading_a_brief_never_loads_the_journal_that_writes_notes():
+    """tasks/brief.py is pure: it reads a note without pulling in the writer (journal, store)."""
+    code = "import sys, vaultzoe.tasks.brief; print('vaultzoe.tasks.journal' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from vaultzoe.vault.edit import get_block, replace_block, set_frontmatter
+from vaultzoe.vault.edit import get_block, replace_block, set_frontmatter, strip_owned
 
 TASK = """---
 tags: [task]
@@ -464,3 +464,10 @@ def test_appending_a_block_keeps_the_note_as_its_prefix(text, content):
     assert result.startswith(text)
     assert replace_block(result, "s", content) == result
     assert get_block(result, "s") == get_block(replace_block("", "s", content), "s")
+
+
+def test_strip_owned_leaves_what_the_human_wrote():
+    human = "# Goal\nShip it.\n\n## Feedback\nLooks good.\n"
+    owned = replace_block(replace_block(human, "status", "> [!info] running\n"), "attempt", "- 1\n")
+    assert strip_owned(owned).rstrip("\n") == human.rstrip("\n")
+    assert strip_owned(human) == human

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from ..brain.context import is_private
 from ..brain.learnings import kind_of
 from ..protocols import TaskBrief
+from ..vault.edit import strip_owned
 from ..vault.note import Note
-from .journal import strip_owned
 
 __all__ = ["brief", "fingerprint", "is_private", "kind_of", "section", "steer_message", "title_of"]
 

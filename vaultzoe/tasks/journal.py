@@ -83,11 +83,6 @@ def update_task_note(text: str, state: TaskState) -> str:
     return replace_block(with_keys, STATUS_BLOCK, "\n" + status_callout(state) + "\n")
 
 
-def strip_owned(text: str) -> str:
-    """A note's text without vaultzoe's owned blocks (what the human wrote)."""
-    return re.sub(r"<!-- vaultzoe:(\w[\w-]*) -->.*?<!-- /vaultzoe:\1 -->\n?", "", text, flags=re.S)
-
-
 # ---------------------------------------------------------------- attempt notes
 
 

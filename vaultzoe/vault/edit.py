@@ -1,20 +1,10 @@
-"""Pure text edits: set frontmatter keys keeping the user's formatting, replace an owned block.
+"""Pure text edits that keep every byte of the human's: frontmatter keys and vaultzoe's owned blocks.
 
-API CONTRACT (fixed):
-
-    set_frontmatter(text: str, updates: Mapping[str, Any]) -> str
-        Set each key (value None removes the key); creates a frontmatter block if none.
-        Every byte outside the edited key lines stays as it was (order, comments, quoting, CRLF, BOM, body).
-        Values: str, int, float, bool, list[str]; strings quoted only when YAML needs it.
-    get_block(text: str, name: str) -> str | None
-    replace_block(text: str, name: str, content: str) -> str
-        Replace what lies between "<!-- vaultzoe:NAME -->" and "<!-- /vaultzoe:NAME -->", or append the block
-        at the end of the note (after a blank line) when absent.
-
-Beyond the contract: values may also be `datetime.date`/`datetime.datetime` (written unquoted, ISO 8601) and
-lists may hold any of the scalar types. get_block returns the block's content with LF line endings and
-replace_block writes it with the file's line endings, so `get_block(t, n) == content` compares equal on
-CRLF files too.
+`set_frontmatter` sets or removes keys (creating the block if none) and leaves order, comments, quoting, CRLF,
+BOM and body alone; values are str, int, float, bool, dates and lists of those, quoted only when YAML needs it.
+An owned block lies between `<!-- vaultzoe:NAME -->` and `<!-- /vaultzoe:NAME -->`: `get_block` reads it (LF
+line endings), `replace_block` writes it in the file's line endings (appended after a blank line when absent),
+and `strip_owned` drops every one, leaving what the human wrote.
 """
 
 from __future__ import annotations
@@ -400,6 +390,14 @@ def replace_block(text: str, name: str, content: str) -> str:
     body = _normalized(content, name).replace("\n", newline)
     opening, closing = _markers(name)
     return text + _separator(text, newline) + opening + newline + body + closing + newline
+
+
+_OWNED = re.compile(r"<!-- vaultzoe:(\w[\w-]*) -->.*?<!-- /vaultzoe:\1 -->\n?", re.S)
+
+
+def strip_owned(text: str) -> str:
+    """A note's text without vaultzoe's owned blocks (what the human wrote)."""
+    return _OWNED.sub("", text)
 
 
 def _markers(name: str) -> tuple[str, str]:
