@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Mapping, Protocol
 
-from .settings import RepoConfig
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:      # annotations only: the boundaries never load pydantic or the settings layers
     from .brain.learnings import Learned
+    from .settings import RepoConfig
 
 # ---------------------------------------------------------------- running agent processes
 
