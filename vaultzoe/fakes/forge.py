@@ -2,14 +2,18 @@
 
 submit() returns the next scripted submit report (a passing one when none is left); observe() returns
 the next scripted observe report, else the last report it gave, so a task in review stays put until the
-test scripts a change (e.g. FakeForge.merged()).
+test scripts a change (e.g. FakeForge.merged()). A scripted exception (e.g. ForgeUnavailable for an outage)
+is raised in its turn instead of a report.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 from ..protocols import CheckItem, ForgeJob, ForgeReport
+
+
+Scripted = Union[ForgeReport, Exception]
 
 
 def passing(detail: str = "scripted") -> ForgeReport:
@@ -38,7 +42,7 @@ def merged() -> ForgeReport:
 class FakeForge:
     """Scripted judgements, in order."""
 
-    def __init__(self, submits: Sequence[ForgeReport] = (), observes: Sequence[ForgeReport] = (),
+    def __init__(self, submits: Sequence[Scripted] = (), observes: Sequence[Scripted] = (),
                  name: str = "fake") -> None:
         self.name = name
         self._submits = list(submits)
@@ -47,10 +51,10 @@ class FakeForge:
         self.submitted: list[ForgeJob] = []
         self.observed: list[ForgeJob] = []
 
-    def enqueue_submit(self, *reports: ForgeReport) -> None:
+    def enqueue_submit(self, *reports: Scripted) -> None:
         self._submits.extend(reports)
 
-    def enqueue_observe(self, *reports: ForgeReport) -> None:
+    def enqueue_observe(self, *reports: Scripted) -> None:
         self._observes.extend(reports)
 
     def make(self, *args: Any, **kwargs: Any) -> FakeForge:
@@ -59,11 +63,17 @@ class FakeForge:
 
     def submit(self, job: ForgeJob) -> ForgeReport:
         self.submitted.append(job)
-        self._last = self._submits.pop(0) if self._submits else passing()
+        self._last = _given(self._submits.pop(0)) if self._submits else passing()
         return self._last
 
     def observe(self, job: ForgeJob) -> ForgeReport:
         self.observed.append(job)
         if self._observes:
-            self._last = self._observes.pop(0)
+            self._last = _given(self._observes.pop(0))
         return self._last if self._last is not None else passing()
+
+
+def _given(scripted: Scripted) -> ForgeReport:
+    if isinstance(scripted, Exception):
+        raise scripted
+    return scripted

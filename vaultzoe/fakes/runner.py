@@ -2,7 +2,8 @@
 
 No process is started. Each start() takes the next scripted run: it reports running for `polls` polls,
 then ends with its exit code and output. stop() and enforce_timeout() end a run the way ProcessRunner
-does (stopped / timed_out, exit code 143). Time is a counter the test advances. When a run ends, its
+does (stopped / timed_out, exit code 143). Time is a counter the test advances (or a FakeClock handed in).
+`break_next_start` scripts a start that raises: before the run exists (a full disk) or after (a crash). When a run ends, its
 output is also written to run_dir/output.log (when the folder exists), so RunState.log_path holds, as it
 does for the real runner; everything else stays in memory.
 """
@@ -52,6 +53,7 @@ class FakeRunner:
         self._next_pid = 10_000
         self.started: list[RunSpec] = []
         self.stopped: list[tuple[Path, str]] = []
+        self._breaks: deque[tuple[BaseException, bool]] = deque()
 
     # -------------------------------------------------------- scripting
 
@@ -62,6 +64,10 @@ class FakeRunner:
     def advance(self, seconds: float) -> None:
         """Move the fake clock on (timeouts are judged against it)."""
         self._now += seconds
+
+    def break_next_start(self, error: BaseException, after_start: bool = False) -> None:
+        """The next start raises error: before the run exists, or once it is up (vaultzoe dying mid-start)."""
+        self._breaks.append((error, after_start))
 
     def now(self) -> float:
         return self._clock() if self._clock else self._now
@@ -75,6 +81,9 @@ class FakeRunner:
     # -------------------------------------------------------- protocols.Runner
 
     def start(self, spec: RunSpec) -> RunState:
+        error, after_start = self._breaks.popleft() if self._breaks else (None, False)
+        if error is not None and not after_start:
+            raise error
         if spec.run_dir in self._runs:
             raise RunnerError(f"Run directory {spec.run_dir} already holds a run: poll it, or start the next "
                               f"attempt in its own directory")
@@ -83,6 +92,8 @@ class FakeRunner:
         state = RunState(run_dir=spec.run_dir, pid=self._next_pid, running=True, started=self.now())
         self._runs[spec.run_dir] = _Run(spec=spec, script=script, state=state, polls_left=script.polls)
         self.started.append(spec)
+        if error is not None:
+            raise error
         return state
 
     def start_nowait(self, spec: RunSpec) -> RunState:
