@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..layout import LEARNINGS_DIR
+from ..text import one_line
 from ..vault.edit import get_block, replace_block
 from .outcomes import STATS, AgentStats, Outcome, compute, load, render, stats, upsert
 from .privacy import is_private
@@ -165,7 +166,7 @@ def _worked_marker(outcome: Outcome) -> str:
 
 
 def _worked_line(outcome: Outcome) -> str:
-    shape = f" · prompt: {_one_line(outcome.prompt_shape)}" if outcome.prompt_shape else ""
+    shape = f" · prompt: {one_line(outcome.prompt_shape, None)}" if outcome.prompt_shape else ""
     attempt = f" · {_link(outcome.attempt_note)}" if outcome.attempt_note else ""
     return (f"- {_link(outcome.task_path)} merged after attempt {outcome.attempt} · {outcome.key}{shape}{attempt} "
             f"<!-- {_worked_marker(outcome)} -->")
@@ -174,16 +175,12 @@ def _worked_line(outcome: Outcome) -> str:
 def _lesson_marker(outcome: Outcome) -> str:
     """The lesson's headline, redacted: never the output quoted under it as evidence (it may hold anything)."""
     first = next((line for line in outcome.lesson.splitlines() if line.strip()), "")
-    return _one_line(redact(_QUOTED_OUTPUT.split(first, maxsplit=1)[0]))[:LESSON_CHARS]
+    return one_line(redact(_QUOTED_OUTPUT.split(first, maxsplit=1)[0]), None)[:LESSON_CHARS]
 
 
 def _lesson_line(outcome: Outcome) -> str:
     source = f" ({_link(outcome.attempt_note)})" if outcome.attempt_note else ""
     return f"- {_lesson_marker(outcome)}{source}"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 # ---------------------------------------------------------------- reading

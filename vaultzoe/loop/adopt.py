@@ -11,9 +11,9 @@ from ..errors import VaultzoeError
 from ..tasks import adoption
 from ..tasks.adoption import Claim
 from ..tasks.brief import title_of
-from ..tasks.journal import one_line
 from ..tasks.model import Status, TaskState
 from ..tasks.registry import wikilink
+from ..text import one_line
 from ..vault.note import Note
 from .scene import Live, Scene
 

@@ -12,8 +12,8 @@ from ..atomic import write_private_json
 from ..errors import VaultzoeError, WriteConflict, refused_write
 from ..layout import STATE_DIR
 from ..tasks import adoption
-from ..tasks.journal import one_line
 from ..tasks.registry import wikilink
+from ..text import one_line
 from .scene import Scene
 
 log = logging.getLogger("vaultzoe")

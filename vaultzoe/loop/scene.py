@@ -6,10 +6,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-from ..layout import STATE_DIR
 from .. import config as vconfig
 from .. import trust
 from ..brain import context as ctx
+from ..layout import STATE_DIR
 from ..protocols import AgentReport, Forge, ForgeJob, ForgeReport, RunState
 from ..settings import AgentConfig, RepoConfig
 from ..tasks.brief import brief

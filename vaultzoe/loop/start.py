@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..layout import STATE_DIR
 from .. import config as vconfig
 from .. import trust
 from ..brain import context as ctx
 from ..brain import learnings
 from ..errors import TaskBlocked
+from ..layout import STATE_DIR
 from ..protocols import AttemptEvidence, Plan, PlanRequest, RunSpec
 from ..settings import RepoConfig
 from ..tasks.brief import brief
-from ..tasks.journal import AttemptRecord, attempt_note_path, one_line
+from ..tasks.journal import AttemptRecord, attempt_note_path
 from ..tasks.model import Attempt, Status, TaskState, branch_name
+from ..text import one_line
 from ..work.runners import private_run_dir
 from ..work.supervise import open_private
 from .scene import Live, Scene

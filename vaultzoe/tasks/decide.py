@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..protocols import ForgeReport, RunState
+from ..text import first_line
 from .model import HUMAN_STATUSES, Outcome, Status, TaskState
 
 
@@ -112,12 +113,17 @@ class Submit:
 
 
 @dataclass(frozen=True)
+class Review:
+    """The forge asks for the AI review of the attempt's commit: the planner reviews it with the task's context."""
+
+
+@dataclass(frozen=True)
 class RecordForge:
     """Keep what the forge says now (items, PR, evidence, review comments) in task memory."""
 
 
 Action = (SetStatus | StartAttempt | SteerRun | StopRun | FinishAttempt | Wait | NewRound | Notify | Learn | Cleanup
-          | AdoptRun | RecordRun | Submit | RecordForge)
+          | AdoptRun | RecordRun | Submit | Review | RecordForge)
 
 
 # ---------------------------------------------------------------- decide
@@ -130,9 +136,14 @@ def decide(state: TaskState, obs: Observation) -> list[Action]:
     human = _human_intent(state, obs)
     if human is not None:
         return human
+    record: list[Action] = [RecordForge()] if obs.judgement is not None and obs.judgement_new else []
+    if obs.judgement is not None and obs.judgement.review_for and state.status in _JUDGED:
+        return record + [Review()]        # the verdict first; the judgement follows with it
     handler = _BY_STATUS.get(state.status)
-    actions = handler(state, obs) if handler else []
-    return ([RecordForge()] if obs.judgement is not None and obs.judgement_new else []) + actions
+    return record + (handler(state, obs) if handler else [])
+
+
+_JUDGED = frozenset({Status.RUNNING, Status.CHECKING, Status.REVIEW})
 
 
 def _run_alive(obs: Observation) -> bool:
@@ -248,11 +259,6 @@ def _review(state: TaskState, obs: Observation) -> list[Action]:
 
 def _cancelled(state: TaskState, obs: Observation) -> list[Action]:
     return [StopRun("the task is cancelled"), FinishAttempt(Outcome.CANCELLED, "cancelled")] if _run_alive(obs) else []
-
-
-def first_line(text: str, limit: int = 160) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 _BY_STATUS = {

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from ..brain.redact import redact
 from ..layout import ATTEMPTS_DIR, INBOX_NOTE, REGISTRY_NOTE
 from ..protocols import AgentReport, Plan
+from ..text import one_line
 from ..vault.edit import get_block, replace_block, set_frontmatter
 from ..vault.store import VaultStore
 from .model import Attempt, Status, TaskState
@@ -243,11 +244,6 @@ def add_inbox_entry(text: str, entry: str) -> str:
     newline = "\r\n" if "\r\n" in text else "\n"
     rest = tail if tail.startswith(("\n", "\r\n")) else newline + tail
     return head + INBOX_MARKER + newline + entry + rest
-
-
-def one_line(text: str, limit: int = 160) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class Journal:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..text import one_line
+
 COLUMNS = ("Task", "Status", "Repo", "Agent", "Attempt", "Branch", "PR", "Checks", "Updated", "Cost", "Note")
 
 CHECK_MARKS = {"pass": "✅", "fail": "❌", "pending": "⏳", "skipped": "➖"}
@@ -27,7 +29,7 @@ class Row:
 
 def cell(text: str) -> str:
     """A table cell: no newlines, pipes escaped (Obsidian reads `\\|` inside tables)."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return one_line(text, None).replace("|", "\\|")
 
 
 def wikilink(path: str, title: str | None = None) -> str:
