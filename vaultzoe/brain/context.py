@@ -1,7 +1,5 @@
 """Context pack: the most relevant vault notes for a task inside a token budget, redacted, private ones left out.
 
-API CONTRACT (fixed):
-
     build_pack(index: VaultIndex, task_path: str, budget_tokens: int, *, private_folders: Sequence[str] = (),
                extra: Sequence[tuple[str, str]] = ()) -> ContextPack
         extra: (title, text) pieces to include first (repo note summary, learnings, earlier attempts, feedback).
@@ -13,7 +11,7 @@ API CONTRACT (fixed):
     redact(text: str) -> str
     estimate_tokens(text: str) -> int
 
-Beyond the contract: note_changed(index, paths) tells the term index which notes changed (pass what
+Also: note_changed(index, paths) tells the term index which notes changed (pass what
 index.refresh() returned); warm(index) builds the term index ahead of the first pack.
 
 How a pack is chosen (figures in docs/PERFORMANCE.md, "Context packs"), one module per step: the term index

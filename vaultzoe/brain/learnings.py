@@ -1,7 +1,5 @@
 """Learnings: patterns that worked, lessons, per-kind stats that feed routing (pure; written via the journal).
 
-API CONTRACT (fixed):
-
     kind_of(note: Note) -> str                          `kind:` or nested tag #task/<kind> as a slug, else "general"
     learnings_for_prompt(index, kind, private_folders=()) -> Learned   the kind's note parsed once for the
                                                         planners; Learned() if missing or private

@@ -1,14 +1,12 @@
 """Planner: prompt, agent+model choice, failure diagnosis, review. Template (offline) and Claude planners.
 
-API CONTRACT (fixed):
-
-    TemplatePlanner() implements protocols.Planner (name "template"); review() returns verdict "skipped".
+    TemplatePlanner(routes=(), context_tokens=...) implements protocols.Planner (name "template"); review() returns verdict "skipped".
     ClaudePlanner(model: str, client: anthropic.Anthropic | None = None, fallback: Planner = TemplatePlanner())
     make_planner(settings, environ) -> Planner      auto = claude when ANTHROPIC_API_KEY is set
     route(task: TaskBrief, requested: str, routes: list[str], default: str, available: Sequence[str],
           stats: Mapping | None = None) -> tuple[str, str]     (agent name, one-line reason)
 
-Beyond the contract: both planners take `routes=` (settings.routes). PlanRequest.learnings is the kind's
+Both planners take `routes=` (settings.routes). PlanRequest.learnings is the kind's
 learnings note parsed once (learnings.Learned): its stats feed routing, its render() the prompt's lessons.
 Everything a planner puts into a prompt or an API request passes through redact() first.
 

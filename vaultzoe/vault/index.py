@@ -1,7 +1,5 @@
 """`VaultIndex`, the facade: name/alias/path lookup, links, backlinks, tags, tasks; incremental; cached.
 
-API CONTRACT (fixed; other modules build on it):
-
     VaultIndex.open(root: Path, cache: bool = True) -> VaultIndex
         Builds the index (from <root>/.vaultzoe/index cache when present, re-reading only files whose
         stat changed). Raises VaultError when root is not a directory.

@@ -1,7 +1,5 @@
 """`Note` parsed from text: frontmatter, tags, links, headings, sections (pure; no disk).
 
-API CONTRACT (fixed; other modules build on it):
-
     parse_note(path: str, text: str) -> Note
         path is vault-relative, POSIX separators, with extension ("Folder/My note.md").
         Never raises on bad input: invalid YAML -> frontmatter {} + a warning.

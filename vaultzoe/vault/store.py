@@ -1,7 +1,5 @@
 """The only writer: compare-before-write, dot-temp + fsync + rename, remembers its own writes.
 
-API CONTRACT (fixed):
-
     VaultStore(root: Path)
     store.read(path: str) -> Snapshot                 Snapshot(text: str, digest: str, exists: bool)
     store.write(path: str, text: str, expected: Snapshot) -> None

@@ -1,7 +1,5 @@
 """watchdog -> batches of dirty paths (debounced, own writes and .obsidian/ dropped, rescan on overflow).
 
-API CONTRACT (fixed):
-
     VaultWatcher(root: Path, is_own_write: Callable[[str], bool], debounce: float = 0.15, max_latency: float = 1.0)
     with watcher:                         starts/stops the observer
         batch = watcher.next_batch(timeout: float) -> Batch | None

@@ -1,14 +1,12 @@
 """Agents: what argv to run for a prompt, and how to read what the agent reported.
 
-API CONTRACT (fixed):
-
     make_agent(config: AgentConfig) -> protocols.Agent          table AGENT_KINDS = {"command": ..., "claude": ..., "codex": ...}
     CommandAgent: argv = config.command with {prompt_file} {workdir} {task_id} {attempt} substituted in each
         argument (+ config.args); env adds VAULTZOE_PROMPT_FILE and config.env; report() reads plain text
         (final_message = the last non-empty lines).
-    ClaudeAgent / CodexAgent: real CLI invocations (issue 4); report() parses their JSON event streams.
+    ClaudeAgent / CodexAgent: the real CLIs (claude.py, codex.py); report() parses their JSON event streams.
 
-As built: AGENT_KINDS maps a kind to "module:Class"; make_agent imports the class only when it is asked
+AGENT_KINDS maps a kind to "module:Class"; make_agent imports the class only when it is asked
 for, so the claude and codex modules load lazily. Command agents cannot resume a session: invocation()
 ignores resume_session (a steer or a retry starts the command afresh in the same worktree).
 """

@@ -1,7 +1,5 @@
 """Forge: the local forge (bare remote + local check command) and the table that picks a forge.
 
-API CONTRACT (fixed):
-
     LocalForge(workspace: Workspace) implements protocols.Forge (name "local")
         submit(job): items "commits" (new commits on the branch since job.base_commit), "checks" (repo.check
         run in the worktree, argv, output kept in job.log_dir/check.log; no check command -> skipped),
@@ -10,7 +8,7 @@ API CONTRACT (fixed):
     make_forge(settings, repo, environ, workspace) -> Forge   "github" when settings.forge is github, or auto and
         repo.github is set and GITHUB_TOKEN/GH_TOKEN present; else local.
 
-As built: the items are the repo note's `done:` list, judged as done.py says (commits first; LOCAL_JUDGES):
+The items are the repo note's `done:` list, judged as done.py says (commits first; LOCAL_JUDGES):
 "synced" (the branch holds base's tip), "checks" (run only when listed), "pr" (pushed to origin, or the
 local branch when there is no origin; a refused push is a failed "pr" item, listed or not, never an
 exception), "review" (the AI review verdict handed in as job.review for the commit the report's review_for

@@ -1,12 +1,10 @@
 """Notifications through apprise (the inbox note itself is written by tasks/journal.py).
 
-API CONTRACT (fixed):
-
     AppriseNotifier(urls: list[str]) implements protocols.Notifier; a failing channel never raises out of notify()
     (it is logged and returned in .failures).
     make_notifier(settings) -> Notifier
 
-As built, beyond the contract: .failures holds NotifyFailure(channel, reason) values whose channel is the URL with
+.failures holds NotifyFailure(channel, reason) values whose channel is the URL with
 its secrets masked (apprise's privacy form); message_for(status, title, pr_url, task_uri) -> (title, body) words
 the message for a task's new status. The orchestrator sends one message per state change; this module only sends.
 """

@@ -1,7 +1,5 @@
 """Branches and worktrees (GitPython over real git).
 
-API CONTRACT (fixed):
-
     Workspace(worktrees_root: Path)
         Worktrees live under worktrees_root/<repo name>/<task_id>/ (outside the repo's own tree).
     ws.ensure(repo: RepoConfig, branch: str, task_id: str) -> Worktree
@@ -20,7 +18,7 @@ API CONTRACT (fixed):
         Pushes to `origin` when the repo has one (returns False when it has none); a rejected push raises PushRejected.
     ws.remove(repo: RepoConfig, worktree_path: Path) -> None   removes the worktree, keeps the branch
 
-As built, beyond the contract: Worktree.base_commit is the fork point (merge-base of branch and base), so
+Also: Worktree.base_commit is the fork point (merge-base of branch and base), so
 it stays the same on re-use; is_merged takes an optional base_commit (else the branch's creation point
 from its reflog) to tell "merged" from "never had a commit"; uncommitted(worktree_path) lists what the
 agent left uncommitted; behind(repo, branch, base) counts base commits missing from the branch.
