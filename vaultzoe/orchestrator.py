@@ -190,7 +190,7 @@ class Orchestrator:
 
 def _goes_on(task: Live, actions: list[d.Action]) -> bool:
     """Decide again this pass: a retry (queued) may start at once, a start or submission is followed up at once."""
-    follow_up = (d.Submit, d.AdoptRun, d.RecordRun)
+    follow_up = (d.Submit, d.AdoptRun, d.RecordRun, d.Review)
     return task.state.status == Status.QUEUED or any(isinstance(a, follow_up) for a in actions)
 
 

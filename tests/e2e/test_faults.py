@@ -445,3 +445,28 @@ def test_a_task_note_that_cannot_be_read_is_reported_once_with_its_line(world, n
     note.write_bytes(data.replace(b"## Goal", b"## Goal (edited)"))
     orchestrator(world).reconcile()
     assert world.read("Zoe/Inbox.md").count(f"[[Tasks/{name}]]") in (1, 2)
+
+
+# ---------------------------------------------------------------- the AI review is a step of the loop
+
+
+def test_the_ai_review_sees_the_tasks_business_context_and_a_block_is_retried_with_its_findings(world, monkeypatch):
+    from vaultzoe.fakes.planner import ScriptedPlanner
+    monkeypatch.setenv("VAULTZOE_MAX_ATTEMPTS", "2")
+    (world.vault / "Customers").mkdir()
+    (world.vault / "Customers" / "Acme.md").write_text("# Acme\nAcme needs add() to accept floats.\n")
+    world.task("Reviewed", mode="good", body="For [[Acme]].")
+    planner = ScriptedPlanner()
+    planner.enqueue_review("block", "floats are not handled", ["add(0.1, 0.2) is not tested"])
+    orch = orchestrator(world, make_planner=lambda settings: planner)
+    for _ in range(200):
+        if not orch.reconcile().busy:
+            break
+        time.sleep(0.05)
+    state = only_state(world)
+    first = state.attempts[0]
+    assert first.outcome == "failed" and "floats are not handled" in first.evidence
+    assert len(planner.review_requests) >= 1
+    assert "Acme needs add() to accept floats." in planner.review_requests[0].context   # the real context pack
+    retry = (world.vault / ".vaultzoe" / "runs" / state.id / "2" / "prompt.md").read_text()
+    assert "add(0.1, 0.2) is not tested" in retry                                     # the finding leads the retry

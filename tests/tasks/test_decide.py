@@ -137,3 +137,11 @@ def test_a_note_gone_for_good_says_why():
     actions = d.decide(state(Status.RUNNING, attempts=1), obs(run=run(True), note_missing=True,
                                                               gone="the task note was moved to the trash"))
     assert actions[-2] == d.SetStatus(Status.CANCELLED, "the task note was moved to the trash")
+
+
+def test_a_forge_asking_for_the_ai_review_gets_it_before_anything_is_judged():
+    from dataclasses import replace
+    asking = replace(PENDING, review_for="abc123")
+    actions = d.decide(state(Status.CHECKING, attempts=1, last_outcome="succeeded"),
+                       obs(judgement=asking, judgement_new=True))
+    assert kinds(actions) == ["RecordForge", "Review"]

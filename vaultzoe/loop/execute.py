@@ -8,13 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from ..layout import LEARNINGS_DIR
 from .. import trust
 from ..brain import context as ctx
 from ..brain import learnings
 from ..errors import VaultzoeError
+from ..layout import LEARNINGS_DIR
 from ..tasks import decide as d
+from ..tasks.brief import brief
 from ..tasks.model import Status, TaskState
+from ..work.review import request_review, review_step
 from .observe import Observer
 from .parts import obsidian_uri
 from .scene import Live, Scene
@@ -36,7 +38,7 @@ class Executor:
             d.FinishAttempt: self.finish_attempt, d.Notify: self.notify, d.Learn: self.learn,
             d.Cleanup: self.cleanup, d.SteerRun: self.steer_run, d.StartAttempt: self.start_attempt,
             d.AdoptRun: self.adopt_run, d.RecordRun: self.record_run, d.Submit: self.submit,
-            d.RecordForge: self.record_forge,
+            d.Review: self.review, d.RecordForge: self.record_forge,
         }
 
     def run(self, action: d.Action, task: Live, obs: d.Observation) -> None:
@@ -126,6 +128,22 @@ class Executor:
         self.observer.looked(task.state.id)                      # submit looks at the PR and CI too
         trust.require(scene.trust.record(), repo=scene.repo(task))   # the check command runs now
         task.judgement = scene.remember_forge(task, scene.forge(task).submit(scene.job(task)))
+
+    def review(self, action: d.Review, task: Live, obs: d.Observation) -> None:
+        """The planner reviews the attempt's diff with the task's real context pack; the forge records or posts it."""
+        scene = self.scene
+        job, note = scene.job(task), task.note
+        settings = scene.settings
+
+        def ask(reviewed_job):
+            pack = ctx.build_pack(scene.index, note.path, settings.context_tokens,
+                                  private_folders=settings.private_folders)
+            task_brief = brief(note, task.state.id, settings.private_folders)
+            return request_review(scene.parts.make_planner(settings), scene.parts.workspace, reviewed_job,
+                                  task_brief, pack.render())
+        report = review_step(scene.forge(task), job, obs.judgement, ask) if note is not None else obs.judgement
+        # asked once per pass: a reviewer that failed leaves the item pending, and the next pass asks again
+        task.judgement = scene.remember_forge(task, replace(report, review_for=""))
 
     def record_forge(self, action: d.RecordForge, task: Live, obs: d.Observation) -> None:
         self.scene.remember_forge(task, obs.judgement)

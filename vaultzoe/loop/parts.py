@@ -57,7 +57,8 @@ class Parts:
         return cls(
             runner=ProcessRunner(), workspace=workspace,
             make_planner=lambda s: make_planner(s, env),
-            make_forge=kept(lambda s, repo: make_forge(s, repo, env, workspace, planner=make_planner(s, env))),
+            # no planner for the forge: the loop reviews with the task's context (loop/execute.py Review)
+            make_forge=kept(lambda s, repo: make_forge(s, repo, env, workspace)),
             make_notifier=make_notifier, make_agent=make_agent, environ=env,
         )
 
