@@ -1,4 +1,9 @@
-"""Load the vault's configuration (settings, repo notes, agent notes) from the index."""
+"""Reads the vault's configuration out of its notes (through the index) into one `VaultConfig`.
+
+settings.py holds the typed values and how their layers merge; this module finds the notes (`Zoe/Zoe.md`,
+`Zoe/Repos/`, `Zoe/Agents/`: layout.py), hands their frontmatter over, and answers which repo and agent a
+task uses, raising TaskBlocked with the fix when a note is missing or wrong.
+"""
 
 from __future__ import annotations
 

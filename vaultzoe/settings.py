@@ -1,6 +1,9 @@
-"""Config in layers: defaults < Zoe/Zoe.md frontmatter < VAULTZOE_<KEY> environment < CLI flags.
+"""The typed settings and how their layers merge: defaults < Zoe/Zoe.md < VAULTZOE_<KEY> < CLI flags.
 
-Repo notes (Zoe/Repos/<name>.md) and agent notes (Zoe/Agents/<name>.md) are read here too.
+Pure values, no I/O: `Settings` and `resolve_settings` (the layers), `RepoConfig` and `AgentConfig` built from a
+repo or agent note's frontmatter, and `env_number` for the knobs that only the environment sets
+(VAULTZOE_PLANNER_*, VAULTZOE_GITHUB_*, ...; the table is in docs/ARCHITECTURE.md, "Settings").
+config.py reads these values out of the vault's notes; where notes live is layout.py.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -79,6 +82,28 @@ def resolve_settings(note_values: Mapping[str, Any], environ: Mapping[str, str] 
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SettingsError(f"Invalid settings ({problems}): fix these properties in {SETTINGS_NOTE} "
                             f"or the VAULTZOE_* environment variables") from None
+
+
+Number = TypeVar("Number", int, float)
+
+
+def env_number(environ: Mapping[str, str], name: str, default: Number, minimum: float = 0) -> Number:
+    """An environment-only knob: `default` when unset or blank, else a number of the default's type.
+
+    A value that is not one, or is below `minimum`, raises SettingsError naming the variable."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    kind = type(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum or value != value:    # NaN is no number of seconds
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise SettingsError(f"{name}={raw!r}: must be {what}, {minimum:g} or more (default {default}); "
+                            "fix it in vaultzoe's environment")
+    return value
 
 
 # ---------------------------------------------------------------- repo notes

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import PlannerError, SettingsError
 from ..protocols import Planner
+from ..settings import env_number
 from .claude_planner import PLAN_TOOL, REVIEW_TOOL, ClaudePlanner, sdk
 from .diagnosis import diagnose
 from .routing import route
@@ -60,17 +61,7 @@ def make_planner(settings: Any, environ: Mapping[str, str] | None = None) -> Pla
         raise SettingsError("planner: claude needs ANTHROPIC_API_KEY in the environment: set it, "
                             "or set `planner: template` in Zoe/Zoe.md")
     client = sdk().Anthropic(api_key=key, base_url=(env.get("ANTHROPIC_BASE_URL") or None),
-                                 max_retries=_env_number(env, "VAULTZOE_PLANNER_RETRIES", 2, int),
-                                 timeout=_env_number(env, "VAULTZOE_PLANNER_TIMEOUT", 120.0, float))
+                                 max_retries=env_number(env, "VAULTZOE_PLANNER_RETRIES", 2),
+                                 timeout=env_number(env, "VAULTZOE_PLANNER_TIMEOUT", 120.0))
     model = settings.planner_model if "planner_model" in settings.model_fields_set else newest_model("sonnet")
     return ClaudePlanner(model, client=client, fallback=template, routes=settings.routes, context_tokens=budget)
-
-
-def _env_number(env: Mapping[str, str], key: str, default: Any, kind: type) -> Any:
-    raw = (env.get(key) or "").strip()
-    if not raw:
-        return default
-    try:
-        return kind(raw)
-    except ValueError:
-        raise SettingsError(f"{key}={raw!r} is not a number: set it to e.g. {default}") from None

@@ -13,7 +13,7 @@ from typing import Mapping
 
 from github import GithubException, RateLimitExceededException
 
-from ..errors import SettingsError
+from ..settings import env_number
 
 
 @dataclass(frozen=True)
@@ -34,26 +34,8 @@ class GitHubPolicy:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "GitHubPolicy":
         """The defaults, each overridden by VAULTZOE_GITHUB_<FIELD NAME> when set (0 or more; tries 1 or more)."""
-        values: dict[str, float | int] = {}
-        for spec in fields(cls):
-            key = f"VAULTZOE_GITHUB_{spec.name.upper()}"
-            raw = (environ.get(key) or "").strip()
-            if raw:
-                least = 1 if spec.name == "tries" else 0
-                values[spec.name] = _policy_number(key, raw, type(spec.default), least)
-        return cls(**values)
-
-
-def _policy_number(key: str, raw: str, kind: type, minimum: int) -> float | int:
-    """One VAULTZOE_GITHUB_* value; SettingsError names the variable and what it must be."""
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        what = "a whole number" if kind is int else "a number of seconds"
-        raise SettingsError(f"{key}={raw!r}: must be {what}, {minimum} or more; fix it in vaultzoe's environment")
-    return value
+        return cls(**{spec.name: env_number(environ, f"VAULTZOE_GITHUB_{spec.name.upper()}", spec.default,
+                                            minimum=1 if spec.name == "tries" else 0) for spec in fields(cls)})
 
 
 def rate_limited(exc: GithubException, headers: Mapping[str, str]) -> bool:
