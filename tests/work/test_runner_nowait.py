@@ -15,14 +15,15 @@ PY = sys.executable
 
 
 @pytest.fixture
-def held_python(tmp_path, monkeypatch) -> Path:
+def held_python(tmp_path, monkeypatch):
     """The supervisor's interpreter held at the door until the test creates the release file (same pid after exec)."""
     release = tmp_path / "release"
     wrapper = tmp_path / "held-python"
     wrapper.write_text(f'#!/bin/sh\nwhile [ ! -e "{release}" ]; do sleep 0.01; done\nexec "{PY}" "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(wrapper))     # the one boundary: which interpreter runs supervise.py
-    return release
+    yield release
+    release.touch()           # a test that failed early must not leave supervisors waiting at the door
 
 
 def test_start_nowait_returns_before_the_agent_exists_and_the_run_still_ends_recorded(tmp_path, held_python,
