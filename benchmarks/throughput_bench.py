@@ -111,7 +111,8 @@ PARTS: dict[str, tuple[str, ...]] = {
     # label: (module:Class, method) timed as wall seconds spent inside (outermost call only); where the loop has
     # moved a method, the first place that exists is used
     "worktree (Workspace.ensure)": ("vaultzoe.work.workspace:Workspace", "ensure"),
-    "agent start (ProcessRunner.start*)": ("vaultzoe.work.runners:ProcessRunner", "start_nowait"),
+    "agent start (ProcessRunner.start*)": ("vaultzoe.work.runners:ProcessRunner", "start_nowait",
+                                           "vaultzoe.work.runners:ProcessRunner", "start"),
     "  of which waiting for the agent": ("vaultzoe.work.runners:ProcessRunner", "_wait_for"),
     "run polls (ProcessRunner.poll)": ("vaultzoe.work.runners:ProcessRunner", "poll"),
     "plan + context pack (_plan)": ("vaultzoe.loop.start:Starter", "_plan", "vaultzoe.orchestrator:Orchestrator", "_plan"),

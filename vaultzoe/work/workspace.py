@@ -325,12 +325,9 @@ def _commits_of(clone: git.Repo, refs: tuple[str, ...]) -> dict[str, str]:
         out = clone.git.for_each_ref("--format=%(refname) %(objecttype) %(objectname)", *refs)
     except git.GitCommandError:
         return {ref: _sha(clone, ref) for ref in refs}
-    found = {}
-    for line in out.splitlines():
-        name, kind, sha = (line.split(" ") + ["", ""])[:3]
-        if name in refs:        # a pattern also matches refs below it (refs/heads/a matches refs/heads/a/b)
-            found[name] = sha if kind == "commit" else _sha(clone, name)
-    return found
+    rows = (line.split(" ") for line in out.splitlines())     # ref names hold no spaces
+    # a pattern also matches the refs below it (refs/heads/a matches refs/heads/a/b): only the exact names count
+    return {name: sha if kind == "commit" else _sha(clone, name) for name, kind, sha in rows if name in refs}
 
 
 def parse_refs(record: str) -> dict[str, str]:
