@@ -91,3 +91,14 @@ def test_a_stale_entry_where_the_worktree_goes_is_pruned_as_before(git_repo, wor
     assert tree.created and tree.path == old.path and (tree.path / "README.md").exists()
     assert git_repo.git(tree.path, "branch", "--show-current") == "zoe/new-t1"
     assert [c for c in traced() if c.startswith("git worktree prune")]
+
+
+def test_a_worktree_folder_holding_another_branch_is_still_refused(git_repo, worktrees_root):
+    from vaultzoe.errors import WorkspaceError
+    ws = Workspace(worktrees_root)
+    ws.ensure(git_repo.repo, "zoe/a-t1", "t1")
+    linked = worktrees_root.parent / "linked-root"
+    linked.symlink_to(worktrees_root)               # the same folder by another path
+
+    with pytest.raises(WorkspaceError, match="holds branch zoe/a-t1, not zoe/b-t1"):
+        Workspace(linked).ensure(git_repo.repo, "zoe/b-t1", "t1")
