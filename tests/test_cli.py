@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -243,3 +244,68 @@ def test_sigterm_stops_watch_as_cleanly_as_ctrl_c(queued_vault, tmp_path):
 
     with vault_lock(queued_vault) as lock_path:      # the lock went with the process
         assert lock_path.exists()
+
+
+# ------------------------------------------------------------------------------------------------ start-up (cli_fast)
+
+def vaultzoe(*args: str, importtime: bool = False):
+    """`python -m vaultzoe ...`, the path the `vaultzoe` console script takes."""
+    flags = ["-X", "importtime"] if importtime else []
+    return subprocess.run([sys.executable, *flags, "-m", "vaultzoe", *args], capture_output=True, text=True, timeout=120)
+
+
+def through_typer(*args: str):
+    """The same command forced through the typer app (what every command ran through before cli_fast)."""
+    code = "import sys; from vaultzoe.cli import run_app; sys.argv[0] = 'vaultzoe'; run_app()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level packages named by `-X importtime`."""
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("command", [["status"], ["index"], ["index", "--json"]])
+def test_index_and_status_start_without_typer_pydantic_or_rich_help(queued_vault, command):
+    result = vaultzoe(command[0], str(queued_vault), *command[1:], importtime=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not imported(result.stderr) & {"typer", "click", "pydantic", "markdown_it"}
+
+
+@pytest.mark.parametrize("args, taken", [
+    (["status", "V"], True), (["index", "V"], True), (["index", "V", "--json"], True), (["index", "--json", "V"], True),
+    (["index", "V", "--jsn"], False), (["index", "V", "extra"], False), (["status", "V", "--json"], False),
+    (["status", "--help"], False), (["--help"], False), ([], False), (["status"], False), (["index", "-"], False),
+    (["index", "--", "V"], False), (["run", "V"], False), (["note", "V", "x.md"], False), (["init", "V"], False),
+])
+def test_the_fast_forms_are_exactly_the_plain_ones(args, taken):
+    from vaultzoe.cli_fast import fast_command
+
+    assert (fast_command(args, environ={}) is not None) == taken
+
+
+def test_shell_completion_goes_to_typer():
+    from vaultzoe.cli_fast import fast_command
+
+    assert fast_command(["status", "V"], environ={"_VAULTZOE_COMPLETE": "bash_complete"}) is None
+
+
+@pytest.mark.parametrize("command", [["status"], ["index"], ["index", "--json"]])
+def test_fast_and_typer_paths_say_the_same(queued_vault, tmp_path, command):
+    CliRunner().invoke(app, ["run", str(queued_vault), "--once"])          # a task in memory: status has a row
+    (tmp_path / "folder").mkdir()
+    for target in (str(queued_vault), "/no/such/vault", str(tmp_path / "folder")):
+        fast, slow = vaultzoe(command[0], target, *command[1:]), through_typer(command[0], target, *command[1:])
+        assert (fast.returncode, fast.stderr) == (slow.returncode, slow.stderr), target
+        if command[0] == "index" and fast.returncode == 0:       # the seconds differ, nothing else may
+            fast_out, slow_out = (re.sub(r"[0-9.]+( s)?\}?$", "", o.stdout.strip()) for o in (fast, slow))
+            assert fast_out == slow_out and fast_out
+        else:
+            assert fast.stdout == slow.stdout
+
+
+def test_bad_flags_on_the_fast_commands_are_typers_one_line(queued_vault):
+    for args in (["index", str(queued_vault), "--jsn"], ["status", str(queued_vault), "--json"]):
+        result = vaultzoe(*args)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "--help" in result.stderr and "Traceback" not in result.stderr

@@ -1,6 +1,6 @@
-"""`python -m vaultzoe`: the same CLI as the `vaultzoe` command."""
+"""`python -m vaultzoe`: the same CLI as the `vaultzoe` command, which starts here too (no typer for `index`/`status`)."""
 
-from .cli import main
+from .cli_fast import main
 
 if __name__ == "__main__":
     main()

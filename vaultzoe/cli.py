@@ -1,18 +1,21 @@
-"""The command line: thin commands over library functions. Errors become one clear line, never a traceback."""
+"""The command line: thin commands over library functions. Errors become one clear line, never a traceback.
+
+`vaultzoe index V` and `vaultzoe status V` in their plain forms run without this module (cli_fast.py).
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-import time
 from pathlib import Path
 from typing import List, Literal, Optional
 
 import typer
 from typer.core import TyperGroup
 
-from .errors import PathOutsideVault, VaultError, VaultzoeError
+from . import cli_fast
+from .cli_fast import folder as _folder, inside as _inside, one_line, vault as _vault
+from .errors import VaultzoeError
 
 
 class _OneLineErrors(TyperGroup):
@@ -28,7 +31,7 @@ class _OneLineErrors(TyperGroup):
             typer.echo(f"{name}: {message} (see `{name} --help`)", err=True)
             raise typer.Exit(getattr(error, "exit_code", 2)) from None
         except VaultzoeError as error:
-            typer.echo(f"vaultzoe: {' '.join(str(error).split())}", err=True)
+            typer.echo(one_line(error), err=True)
             raise typer.Exit(2) from None
 
 
@@ -46,47 +49,10 @@ MAX_AGENTS = (1, 64)
 MAX_ATTEMPTS = (1, 20)
 
 
-def _folder(path: Path) -> Path:
-    """An existing folder, else a VaultError with the fix."""
-    root = path.expanduser()
-    if not root.is_dir():
-        raise VaultError(f"No vault at {root}: pass the folder Obsidian opens (run `vaultzoe init {root}` to create one)")
-    return root.resolve()
-
-
-def _vault(path: Path) -> Path:
-    """An existing folder that is a vault (Obsidian's or vaultzoe's), else a VaultError with the fix."""
-    root = _folder(path)
-    if not (root / ".obsidian").is_dir() and not (root / "Zoe" / "Zoe.md").is_file():
-        raise VaultError(f"{root} is not a vault (no .obsidian/ folder, no Zoe/Zoe.md); vaultzoe changes nothing "
-                         f"there: run `vaultzoe init {root}` to make it one, or pass the folder Obsidian opens")
-    return root.resolve()
-
-
-def _inside(root: Path, rel: str) -> str:
-    candidate = (root / rel).resolve()
-    if candidate != root and root not in candidate.parents:
-        raise PathOutsideVault(f"{rel} is outside the vault {root}: give a path relative to the vault")
-    return candidate.relative_to(root).as_posix()
-
-
 @app.command()
 def index(vault: Path, json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Build or refresh the index and its cache."""
-    from .vault.index import VaultIndex
-    root = _vault(vault)
-    started = time.perf_counter()
-    idx = VaultIndex.open(root)
-    idx.save()
-    stats = dict(idx.stats())
-    stats["seconds"] = round(time.perf_counter() - started, 4)
-    if json_out:
-        typer.echo(json.dumps({k: stats[k] for k in ("notes", "links", "unresolved", "tags", "tasks", "seconds")}))
-        return
-    typer.echo(f"{stats['notes']} notes, {stats['links']} links ({stats['unresolved']} unresolved), "
-               f"{stats['tags']} tags, {stats['tasks']} tasks in {stats['seconds']:.2f} s")
-    for conflict in idx.conflicts():
-        typer.echo(f"sync conflict copy (not treated as a task): {conflict}")
+    cli_fast.run_index(vault, json_out, say=typer.echo)
 
 
 @app.command()
@@ -204,18 +170,7 @@ def watch(vault: Path,
 @app.command()
 def status(vault: Path) -> None:
     """Show the task registry in the terminal."""
-    from rich.console import Console
-    from rich.table import Table
-    from .tasks.state import StateStore
-    root = _vault(vault)
-    table = Table("Task", "Status", "Repo", "Agent", "Attempt", "Branch", "PR", "Checks", "Updated", "Note")
-    states = sorted(StateStore(root).load_all().values(), key=lambda s: s.updated, reverse=True)
-    for s in states:
-        checks = " ".join(f"{n}:{st}" for n, st, _ in s.checks)
-        agent = s.current.agent if s.current else ""
-        table.add_row(s.title, s.status.value, s.repo, agent, str(len(s.attempts)), s.branch, s.pr_url or "", checks,
-                      s.updated, s.waiting or s.reason)
-    Console().print(table if states else "No tasks yet: set `status: queued` in a task note and run `vaultzoe run`.")
+    cli_fast.run_status(vault)
 
 
 @app.command()
@@ -250,13 +205,18 @@ def demo(directory: Optional[Path] = typer.Option(None, "--dir", help="Where to 
         raise typer.Exit(1)
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def run_app() -> None:
+    """Everything but cli_fast's plain forms: typer parses, an error that escapes a command is one line."""
     try:
         app()
     except VaultzoeError as exc:
         typer.echo(f"vaultzoe: {exc}", err=True)
         sys.exit(2)
+
+
+def main() -> None:
+    """The `vaultzoe` command (also `python -m vaultzoe.cli`)."""
+    cli_fast.main(fallback=run_app)
 
 
 if __name__ == "__main__":
