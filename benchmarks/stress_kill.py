@@ -149,10 +149,15 @@ def check(vault: Path, repo: Path, log: Path, worktrees: Path, tasks: int) -> tu
     twice = {k: n for k, n in starts.items() if n > 1}
     if twice:
         problems.append(f"attempts that ran more than once: {twice}")
+    never_ran = 0
     for s in states:
         ran = sorted(int(a) for (t, a) in starts if t == s.id)
         if ran != [a.number for a in s.attempts]:
-            problems.append(f"{s.id}: agents started for attempts {ran}, memory holds {[a.number for a in s.attempts]}")
+            lost = [f"{a.number} {a.outcome}: {a.evidence.splitlines()[0] if a.evidence else ''}"
+                    for a in s.attempts if a.number not in ran]
+            never_ran += len(lost)
+            problems.append(f"{s.id}: agents started for attempts {ran}, memory holds "
+                            f"{[a.number for a in s.attempts]} (never ran: {lost})")
         runs = sorted(p.name for p in (vault / ".vaultzoe" / "runs" / s.id).iterdir())
         if runs != [str(a.number) for a in s.attempts]:
             problems.append(f"{s.id}: run folders {runs}")
@@ -175,7 +180,8 @@ def check(vault: Path, repo: Path, log: Path, worktrees: Path, tasks: int) -> tu
     if temps:
         problems.append(f"temp files left: {[str(p) for p in temps[:8]]}")
     in_state = sum(1 for p in temps if (vault / ".vaultzoe") in p.parents)
-    figures = {"attempts run": sum(starts.values()), "attempts per task (max)": max(
+    figures = {"attempts run": sum(starts.values()), "attempts recorded whose agent never ran": never_ran,
+               "attempts per task (max)": max(
         (len(s.attempts) for s in states), default=0), "branches": len(branches), "worktrees": len(ours),
         "temp files left": f"{len(temps)} ({len(temps) - in_state} beside notes, {in_state} in .vaultzoe)",
         "attempts run twice": len(twice), "tasks blocked": len(blocked)}
