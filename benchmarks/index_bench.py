@@ -63,6 +63,17 @@ REFERENCE_10K = {"floor": 0.3, "stat": 0.09, "hvk_rebuild": 37.0, "hvk_scan": 5.
 # ==================================================================================================
 # child side: each mode prints one JSON object on the last line of stdout
 
+# `python -c` this with a vault: the least a process that reads every note pays (start-up included)
+_READ_EVERY_NOTE = """import os, sys
+for dirpath, dirnames, filenames in os.walk(sys.argv[1]):
+    dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    for f in filenames:
+        if not f.startswith(".") and f.lower().endswith(".md"):
+            with open(os.path.join(dirpath, f), "rb") as fh:
+                fh.read()
+"""
+
+
 def _iter_files(root: Path, md_only: bool):
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -573,14 +584,39 @@ class Bench:
                 "report": j}
 
     def cli_run(self, vault: Path) -> dict:
-        """`python -m vaultzoe.cli index VAULT --json`: what a user waits for, start-up and imports included."""
-        r = run_measured([sys.executable, "-m", "vaultzoe.cli", "index", str(vault), "--json"], self.a.timeout,
+        """`python -m vaultzoe index VAULT --json` (the console script's path): start-up and imports included."""
+        r = run_measured([sys.executable, "-m", "vaultzoe", "index", str(vault), "--json"], self.a.timeout,
                          cwd=str(REPO))
         j = _last_json(r["stdout"])
         if r["rc"] != 0 or j is None:
             return {"status": "error", "error": (r["stderr"] or r["stdout"])[-1500:], "wall": r["wall"]}
         return {"status": "ok", "seconds": r["wall"], "inner": j.get("seconds"), "wall": r["wall"],
                 "cpu": r["proc_cpu"], "rss_mb": r["rss_mb"], "tree_rss_mb": r["tree_rss_mb"], "report": j}
+
+    def cli_startup(self, vault: Path) -> dict:
+        """Process walls of what a user types, in interleaved rounds with `python -c pass` and a minimal
+        read-every-note script, so each ratio pairs runs of the same moment (the machine is shared)."""
+        py, v = sys.executable, str(vault)
+        cmds = {"pass": [py, "-c", "pass"], "read": [py, "-c", _READ_EVERY_NOTE, v],
+                "help": [py, "-m", "vaultzoe", "--help"], "status": [py, "-m", "vaultzoe", "status", v],
+                "index": [py, "-m", "vaultzoe", "index", v, "--json"]}
+        walls: dict[str, list[float]] = {k: [] for k in cmds}
+        cpus: dict[str, list[float]] = {k: [] for k in cmds}
+        for _ in range(self.a.cli_rounds):
+            for k, cmd in cmds.items():
+                r = run_measured(cmd, self.a.timeout, cwd=str(REPO))
+                if r["rc"] != 0:
+                    return {"status": "error", "error": f"{' '.join(cmd[1:4])}: {(r['stderr'] or r['stdout'])[-500:]}"}
+                walls[k].append(r["wall"])
+                cpus[k].append(r["proc_cpu"])
+        per = {k: [w / p for w, p in zip(ws, walls["pass"])] for k, ws in walls.items()}
+        per_read = [w / r for w, r in zip(walls["index"], walls["read"])]
+        cpu_per_read = [w / r for w, r in zip(cpus["index"], cpus["read"]) if r]
+        cpu_per_pass = {k: statistics.median([c / p for c, p in zip(cs, cpus["pass"]) if p]) for k, cs in cpus.items()}
+        return {"status": "ok", "walls": walls, "median": {k: statistics.median(w) for k, w in walls.items()},
+                "min": {k: min(w) for k, w in walls.items()}, "per_pass": {k: statistics.median(x) for k, x in per.items()},
+                "index_per_read": statistics.median(per_read), "cpu": {k: statistics.median(c) for k, c in cpus.items()},
+                "cpu_per_pass": cpu_per_pass, "cpu_index_per_read": statistics.median(cpu_per_read)}
 
     # ---------------------------------------------------------------------------------- one size
     def run_size(self, n: int) -> dict:
@@ -629,6 +665,11 @@ class Bench:
                     s = self.child("stat", vault)
                     hot.add(self.cli_run(vault), stat=s)
                 res["cli_cold"], res["cli_warm"] = cold.summary(), hot.summary()
+        if want("ours") or want("cli"):
+            self.log(f"[{n}] CLI start-up: python -c pass, read every note, vaultzoe --help / status / index (warm)")
+            if not (vault / ".vaultzoe").exists():
+                self.cli_run(vault)
+            res["cli_startup"] = self.cli_startup(vault)
         if want("naive"):
             self.log(f"[{n}] naive regex + libyaml scan")
             nv = Series()
@@ -772,6 +813,28 @@ def _edits_note(oe: dict) -> str:
     return "; ".join(notes).replace("|", "/") or "every edit picked up; stats() equal after undo"
 
 
+_CLI_LABELS = {"pass": "`python -c pass` (interpreter start-up)", "read": "`python -c` reading every note (the floor as a process)",
+               "help": "CLI `vaultzoe --help`", "status": "CLI `vaultzoe status V`", "index": "CLI `vaultzoe index V --json`, warm"}
+
+
+def _cli_startup_rows(c: dict | None) -> list[str]:
+    """Rows of the interleaved start-up rounds: process wall, and / `python -c pass` in the `/ floor` column."""
+    if c is None:
+        return []
+    if not _ok(c):
+        return [f"| CLI start-up | {c.get('status')} | | | | | | {str(c.get('error'))[:200].replace('|', '/')} |"]
+    rows = []
+    for k, label in _CLI_LABELS.items():
+        ws = c["walls"][k]
+        note = f"/ pass: wall {_fmt_x(c['per_pass'][k])}, CPU {_fmt_x(c['cpu_per_pass'][k])}" + (
+            f"; / read-every-note process: wall {_fmt_x(c['index_per_read'])}, CPU {_fmt_x(c['cpu_index_per_read'])} "
+            f"(paired medians)" if k == "index" else "")
+        rows.append(f"| {label} (process) | {_fmt_s(c['median'][k])} | {_fmt_s(c['cpu'][k])} | "
+                    f"{_fmt_s(min(ws))}–{_fmt_s(max(ws))} ({len(ws)}) "
+                    f"| | | {_fmt_s(c['median'][k])} | {note} |")
+    return rows
+
+
 def report(b: Bench, m: dict) -> str:
     L = []
     L.append(f"Machine: {m['platform']}; {m['cpus']} CPUs ({m['cpu_model']}); {m['memory']} RAM; {m['python']}")
@@ -825,6 +888,7 @@ def report(b: Bench, m: dict) -> str:
                 row(label, c, ratio="floor" if key == "cli_cold" else "stat",
                     note=(f"process wall incl. start-up and imports; its own 'seconds' {_fmt_s(c.get('inner'))}"
                           + ("; ratio is / stat" if key == "cli_warm" else "")) if _ok(c) else "")
+        L.extend(_cli_startup_rows(r.get("cli_startup")))
         upd = ref = None
         if oe is not None:
             if _ok(oe):
@@ -932,7 +996,8 @@ def parse_args(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="rounds per figure (median); hvk rebuild above 1k runs once")
     ap.add_argument("--edits", type=int, default=7, help="edits for the update()/refresh() medians")
     ap.add_argument("--hvk-scans", type=int, default=3, help="hvk scans (no change, and after one edit)")
-    ap.add_argument("--only", default=None, help="comma-separated subset of: floor,naive,ours,hvk,otools "
+    ap.add_argument("--cli-rounds", type=int, default=7, help="rounds of the CLI start-up rows")
+    ap.add_argument("--only", default=None, help="comma-separated subset of: floor,naive,ours,cli,hvk,otools "
                                                  "(floor and stat always run: they are the baselines)")
     ap.add_argument("--no-otools", action="store_true", help="skip obsidiantools (slow: ~40 s at 1k)")
     ap.add_argument("--otools-max", type=int, default=1000, help="largest vault for obsidiantools")
