@@ -213,10 +213,11 @@ def main() -> int:
         problems, found = check(vault, repo, log, base / "worktrees", args.tasks)
         if done.returncode != 0:
             problems.append(f"the final run exited {done.returncode}: {done.stderr.strip()[-500:]}")
-        print(f"tasks {args.tasks}, rounds {args.rounds}, seed {args.seed}, kill after {args.min_s:g}-{args.max_s:g} s, "
-              f"agent works {args.agent_s:g} s")
+        print(f"tasks {args.tasks}, rounds {args.rounds}, seed {args.seed}, kill after {args.min_s:g}-{args.max_s:g} "
+              f"s, agent works {args.agent_s:g} s")
         print(f"kill rounds: {killed_s:.1f} s wall; runs killed {figures['killed']}, idle before the kill "
-              f"{figures['runs idle before the kill']}, failed by themselves {figures['runs that failed by themselves']}")
+              f"{figures['runs idle before the kill']}, failed by themselves "
+              f"{figures['runs that failed by themselves']}")
         print(f"final run to idle: {final_s:.1f} s")
         for key, value in found.items():
             print(f"{key}: {value}")

@@ -3,9 +3,9 @@
 No process is started. Each start() takes the next scripted run: it reports running for `polls` polls,
 then ends with its exit code and output. stop() and enforce_timeout() end a run the way ProcessRunner
 does (stopped / timed_out, exit code 143). Time is a counter the test advances (or a FakeClock handed in).
-`break_next_start` scripts a start that raises: before the run exists (a full disk) or after (a crash). When a run ends, its
-output is also written to run_dir/output.log (when the folder exists), so RunState.log_path holds, as it
-does for the real runner; everything else stays in memory.
+`break_next_start` scripts a start that raises: before the run exists (a full disk) or after (a crash).
+When a run ends, its output is also written to run_dir/output.log (when the folder exists), so
+RunState.log_path holds, as it does for the real runner; everything else stays in memory.
 """
 
 from __future__ import annotations
