@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -309,3 +310,20 @@ def test_bad_flags_on_the_fast_commands_are_typers_one_line(queued_vault):
         result = vaultzoe(*args)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "--help" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_closed_stdout_is_exit_1_without_a_traceback_on_both_paths(queued_vault):
+    """`vaultzoe status V | true`: the reader is gone before the first write (its end closed before the start)."""
+    def closed_pipe_run(argv: list[str]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            return subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+        finally:
+            os.close(write_end)
+
+    typer_code = "import sys; from vaultzoe.cli import run_app; sys.argv[0] = 'vaultzoe'; run_app()"
+    for args in (["status", str(queued_vault)], ["index", str(queued_vault), "--json"]):
+        fast = closed_pipe_run([sys.executable, "-m", "vaultzoe", *args])
+        slow = closed_pipe_run([sys.executable, "-c", typer_code, *args])
+        assert (fast.returncode, fast.stderr) == (slow.returncode, slow.stderr) == (1, ""), (fast.stderr, slow.stderr)
