@@ -94,6 +94,12 @@ class IdleResult:
 
 
 def open_orchestrator(root: Path, flags: Mapping[str, object] | None = None, parts: Parts | None = None) -> Orchestrator:
+    """The orchestrator for a vault whose lock the caller holds; temp files a killed vaultzoe left are swept."""
+    from .atomic import sweep_temp_files
+    from .work.runners import run_is_live
+    swept = sweep_temp_files(Path(root), run_is_live)
+    if swept:
+        log.info("removed %d temp file(s) a stopped vaultzoe left behind", len(swept))
     return Orchestrator(root, parts or Parts.real(root), flags)
 
 

@@ -367,10 +367,6 @@ def test_a_pull_request_closed_unmerged_cancels_the_task(loop):
 # ---------------------------------------------------------------- what a kill -9 leaves behind
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gap (benchmarks/stress_kill.py finds ~3 per 50 kills): nothing sweeps the dot-temp files a kill -9 leaves "
-    "between write and rename (vault/durable.write_temp beside notes, atomic.write_private_json in .vaultzoe/, "
-    "supervise's .supervisor.json.tmp); the fix belongs where the vault lock is held, e.g. daemon.open_orchestrator"))
 def test_temp_files_a_killed_vaultzoe_left_are_swept_when_the_next_one_opens_the_vault(loop):
     from vaultzoe.daemon import open_orchestrator
     note = loop.task("Add numbers")
@@ -390,11 +386,6 @@ def test_temp_files_a_killed_vaultzoe_left_are_swept_when_the_next_one_opens_the
     assert [p for p in left if p.exists()] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (benchmarks/stress_kill.py, seed 1: a task with attempts [1, 2] whose agent started only for 2): a kill "
-    "between ProcessRunner.start_nowait writing argv.json and spawning the supervisor leaves a run folder that "
-    "poll() reports as started (spec 'started') but not running and without an exit record; decide.run_exists "
-    "then adopts it and the attempt fails 'without an exit record', burning an attempt that never ran"))
 def test_a_kill_as_the_supervisor_is_spawned_resumes_the_same_attempt(loop, monkeypatch):
     import subprocess
     import sys
@@ -425,10 +416,6 @@ def test_a_kill_as_the_supervisor_is_spawned_resumes_the_same_attempt(loop, monk
     assert log.read_text().split() == ["start", "1"]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "bug, racy (the same window, one step on): a kill right after the supervisor is spawned, before "
-    "supervisor.json is written; a restart that polls before the supervisor wrote agent.json sees no process, "
-    "adopts the run, fails it 'without an exit record' and starts attempt 2 beside the live attempt 1"))
 def test_a_kill_right_after_the_supervisor_is_spawned_never_runs_a_second_agent(loop, monkeypatch):
     import subprocess
     import sys

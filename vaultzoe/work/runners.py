@@ -26,6 +26,7 @@ directories are private to the user (0700, files 0600).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -134,19 +135,26 @@ class ProcessRunner:
         run_dir = spec.run_dir
         _check_startable(spec)
         private_run_dir(run_dir)
-        sv.write_json_atomic(run_dir / sv.ARGV_FILE, _spec_record(spec, self.grace_s))
-        proc = self._launch(run_dir, spec.env)
+        # The run's lock is taken before argv.json exists and handed to the supervisor at fork: from then on
+        # it is held for as long as the supervisor lives, so a vaultzoe killed at any step here leaves either
+        # a live holder (the run is adopted) or a free lock (nothing runs; the start is made again).
+        lock = _take_run_lock(run_dir)
+        try:
+            sv.write_json_atomic(run_dir / sv.ARGV_FILE, _spec_record(spec, self.grace_s))
+            proc = self._launch(run_dir, spec.env, lock)
+        finally:
+            os.close(lock)
         sv.write_json_atomic(run_dir / sv.SUPERVISOR_FILE,
                              {"pid": proc.pid, "create_time": sv.process_create_time(proc.pid)})
         return self.poll(run_dir)
 
-    def _launch(self, run_dir: Path, env: Mapping[str, str]) -> subprocess.Popen:
+    def _launch(self, run_dir: Path, env: Mapping[str, str], lock: int) -> subprocess.Popen:
         argv = [sys.executable, "-P", str(SUPERVISOR_SCRIPT), str(run_dir)]
         try:
             with sv.open_private(run_dir / sv.SUPERVISOR_LOG_FILE, "ab") as log:
                 proc = subprocess.Popen(argv, cwd=run_dir, env=child_env(env), stdin=subprocess.DEVNULL,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                        close_fds=True)
+                                        close_fds=True, pass_fds=(lock,))
         except OSError as exc:
             raise RunnerError(f"Cannot start the run supervisor with {sys.executable}: {exc}; "
                               f"check that this Python can still run") from None
@@ -164,7 +172,11 @@ class ProcessRunner:
         if files.exit is not None:
             return _ended_state(run_dir, pid, started, files.exit)
         running = any(p is not None and p.alive() for p in (files.supervisor, files.agent))
-        return RunState(run_dir=run_dir, pid=pid, running=running, started=started)
+        held = _run_lock_held(run_dir)
+        if held is False and pid is None:
+            # argv.json, but no process ever held the run: a start cut short before the supervisor was forked
+            return RunState(run_dir=run_dir, pid=None, running=False)
+        return RunState(run_dir=run_dir, pid=pid, running=running or bool(held), started=started)
 
     def stop(self, run_dir: Path, reason: str = "stopped") -> RunState:
         """Terminate the agent's whole process group (SIGTERM, SIGKILL after the grace period)."""
@@ -237,8 +249,47 @@ class ProcessRunner:
             del self._children[run_dir]
 
 
+RUN_LOCK_FILE = "run.lock"
+
+
+def _take_run_lock(run_dir: Path) -> int:
+    fd = os.open(run_dir / RUN_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _run_lock_held(run_dir: Path) -> bool | None:
+    """Whether a live process holds the run's lock (None: a run from before the lock existed)."""
+    try:
+        fd = os.open(run_dir / RUN_LOCK_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)       # closing releases a lock we took: we only looked
+    return False
+
+
+def run_is_live(run_dir: Path) -> bool:
+    """Whether a process may still write into run_dir (its supervisor holds the lock, or its agent lives)."""
+    if _run_lock_held(run_dir):
+        return True
+    files = _RunFiles.read(run_dir)
+    return any(p is not None and p.alive() for p in (files.supervisor, files.agent))
+
+
+def _abandoned(run_dir: Path) -> bool:
+    """argv.json and nothing else: vaultzoe died before the supervisor was forked, so the start is made again."""
+    files = _RunFiles.read(run_dir)
+    return (files.exit is None and files.supervisor is None and files.agent is None
+            and _run_lock_held(run_dir) is False)
+
+
 def _check_startable(spec: RunSpec) -> None:
-    if (spec.run_dir / sv.ARGV_FILE).exists():
+    if (spec.run_dir / sv.ARGV_FILE).exists() and not _abandoned(spec.run_dir):
         raise RunnerError(f"Run directory {spec.run_dir} already holds a run: poll it, or start the next "
                           f"attempt in its own directory")
     if not spec.argv:
