@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import trust
 from ..errors import VaultzoeError
+from ..settings import env_number
 from ..tasks import adoption
 from ..tasks.adoption import Claim
 from ..tasks.brief import title_of
@@ -24,7 +25,7 @@ class Adopter:
     def __init__(self, scene: Scene):
         self.scene = scene
         self.missing_since: dict[str, float] = {}      # task id -> when its note was first seen absent
-        self.delete_grace_s = float(scene.parts.environ.get("VAULTZOE_DELETE_GRACE_S") or adoption.DELETE_GRACE_S)
+        self.delete_grace_s = env_number(scene.parts.environ, "VAULTZOE_DELETE_GRACE_S", adoption.DELETE_GRACE_S)
         self.problems: list[adoption.Problem] = []     # this pass's notes that look like tasks but cannot run
         self._templates: tuple[str, ...] = ()
 
