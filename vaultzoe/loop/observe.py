@@ -25,11 +25,25 @@ class Observer:
     def __init__(self, scene: Scene):
         self.scene = scene
         self.last_forge_look: dict[str, float] = {}
+        # kept for one pass (scene.passes): preflight per (repo, named agent), and who runs (see _track)
+        self._pass = -1
+        self._preflight: dict[tuple[str, str], str | None] = {}
+        self._live: dict[str, Live] | None = None
+        self._running: set[int] = set()
+        self._last: Live | None = None
+
+    def _this_pass(self, live: dict[str, Live] | None = None) -> None:
+        """Forget what was kept for an earlier pass (or for another set of tasks)."""
+        if self._pass != self.scene.passes or (live is not None and live is not self._live):
+            self._pass = self.scene.passes
+            self._preflight.clear()
+            self._live, self._last = None, None
 
     def observe(self, task: Live, live: dict[str, Live]) -> d.Observation:
         scene, state = self.scene, task.state
         if not state.id:
             return d.Observation(note_status=state.status, max_attempts=scene.settings.max_attempts)
+        self._track(task, live)
         note_status = Status.parse(task.note.frontmatter.get("status")) if task.note else None
         run = self._run(task)
         ended = self._ended(task, run)
@@ -95,10 +109,21 @@ class Observer:
             return scene.config.settings_error
         try:
             repo = vconfig.repo_for(scene.config, scene.index, task.note)
+        except TaskBlocked as exc:
+            return str(exc)
+        # the same repo and agent give the same answer all pass (`shutil.which`, trust): asked once per pass
+        self._this_pass()
+        key = (repo.name.lower(), str(task.note.frontmatter.get("agent") or "auto").strip())
+        if key not in self._preflight:
+            self._preflight[key] = self._preflight_of(task, repo)
+        return self._preflight[key]
+
+    def _preflight_of(self, task: Live, repo: RepoConfig) -> str | None:
+        try:
             agent_cfg = self.named_agent(task, repo)
         except TaskBlocked as exc:
             return str(exc)
-        return trust.check(scene.trust.record(), repo, agent_cfg)
+        return trust.check(self.scene.trust.record(), repo, agent_cfg)
 
     def named_agent(self, task: Live, repo: RepoConfig) -> AgentConfig | None:
         """Preflight: an explicitly named agent must exist and be installed (None: the planner will choose)."""
@@ -117,7 +142,8 @@ class Observer:
 
     def _room(self, task: Live, live: dict[str, Live]) -> str | None:
         settings = self.scene.settings
-        running = sum(1 for t in live.values() if t.state.status == Status.RUNNING and t is not task)
+        self._track(task, live)
+        running = len(self._running) - (id(task) in self._running)
         if running >= settings.max_agents:
             return f"waiting for a free agent slot ({running} of max_agents {settings.max_agents} running)"
         free = self.scene.parts.free_memory_gb()
@@ -125,6 +151,18 @@ class Observer:
             return (f"waiting for memory: {free:.1f} GB available, min_free_memory_gb is "
                     f"{settings.min_free_memory_gb:g}")
         return None
+
+    def _track(self, task: Live, live: dict[str, Live]) -> None:
+        """Who runs, counted once per pass: within a pass a task's status changes only during its own step, so
+        the task observed before this one is looked at again (its step is over), and this one."""
+        self._this_pass(live)
+        if self._live is None:
+            self._live = live
+            self._running = {id(t) for t in live.values() if t.state.status == Status.RUNNING}
+        for seen in (self._last, task):
+            if seen is not None:
+                (self._running.add if seen.state.status == Status.RUNNING else self._running.discard)(id(seen))
+        self._last = task
 
     def _new_steer(self, task: Live, run: RunState | None) -> str:
         if task.note is None or run is None or not run.running or task.state.current is None:

@@ -47,10 +47,16 @@ class Scene:
         self.trust = trust.TrustStore(self.root, parts.environ)
         self.config = vconfig.load_config(self.index, parts.environ, self.flags)
         self.settings = self.config.settings
+        self.passes = 0              # bumped at each pass's start: what is remembered "for this pass" keys on it
 
     def reload_config(self) -> None:
+        """A pass begins: this pass's settings (and a new pass number for what is kept per pass)."""
         self.config = vconfig.load_config(self.index, self.parts.environ, self.flags)
         self.settings = self.config.settings
+        self.passes += 1
+        new_pass = getattr(self.parts.workspace, "new_pass", None)   # a workspace that keeps refs for a pass
+        if new_pass is not None:
+            new_pass()
 
     def now(self) -> str:
         return stamp(self.parts.now())
