@@ -213,7 +213,7 @@ class LocalForge:
         kept, judged_refs = load_judgement(job.log_dir)
         if kept is None:
             return self.submit(job)
-        now = self.workspace.record_refs(job.repo, job.branch, job.base)
+        now = self.workspace.seen_refs(job.repo, job.branch, job.base)   # one git call per repo per pass
         kept = self._with_review(job, kept, judged_refs or now)
         if not judged_refs:     # judged before vaultzoe kept refs: from now on only a later move counts
             save_report(job.log_dir, kept, now)

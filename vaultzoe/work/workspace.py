@@ -86,6 +86,11 @@ class Workspace:
 
     def __init__(self, worktrees_root: Path) -> None:
         self.worktrees_root = Path(worktrees_root)
+        self._pass_refs: dict[str, dict[str, str] | None] | None = None   # {repo path: {ref: commit}}
+
+    def new_pass(self) -> None:
+        """A reconcile pass begins: refs seen in an earlier pass are stale (see seen_refs)."""
+        self._pass_refs = {}
 
     # -------------------------------------------------------- creating
 
@@ -184,6 +189,17 @@ class Workspace:
         """Where base (local and origin's) and the branch stand now: "refs/heads/main=<sha> ..." to compare later."""
         with _open(repo) as clone:
             return _record(clone, branch, base)
+
+    def seen_refs(self, repo: RepoConfig, branch: str, base: str) -> str:
+        """record_refs() as this pass first saw the repo: one `git for-each-ref` per repo per pass, shared by
+        every task looked at in review (outside passes, when git fails or a ref names no commit: record_refs())."""
+        if self._pass_refs is not None and str(repo.path) not in self._pass_refs:
+            with _open(repo) as clone:
+                self._pass_refs[str(repo.path)] = _branch_commits(clone)
+        shas, refs = (self._pass_refs or {}).get(str(repo.path)), (*_base_refs(base), f"refs/heads/{branch}")
+        if shas is None or any(shas.get(ref) == "" for ref in refs):
+            return self.record_refs(repo, branch, base)
+        return " ".join(f"{ref}={shas[ref]}" for ref in refs if shas.get(ref))
 
     def base_moves(self, repo: RepoConfig, branch: str, base: str, base_commit: str,
                    before: str, after: str) -> list[BaseMove]:
@@ -328,6 +344,16 @@ def _commits_of(clone: git.Repo, refs: tuple[str, ...]) -> dict[str, str]:
     rows = (line.split(" ") for line in out.splitlines())     # ref names hold no spaces
     # a pattern also matches the refs below it (refs/heads/a matches refs/heads/a/b): only the exact names count
     return {name: sha if kind == "commit" else _sha(clone, name) for name, kind, sha in rows if name in refs}
+
+
+def _branch_commits(clone: git.Repo) -> dict[str, str] | None:
+    """{ref: commit} of every branch and remote branch, "" for one naming no commit; None when git fails."""
+    try:
+        out = clone.git.for_each_ref("--format=%(refname) %(objecttype) %(objectname)", "refs/heads", "refs/remotes")
+    except git.GitCommandError:
+        return None
+    rows = (line.split(" ") for line in out.splitlines())
+    return {name: sha if kind == "commit" else "" for name, kind, sha in rows}
 
 
 def parse_refs(record: str) -> dict[str, str]:
