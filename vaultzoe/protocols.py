@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal, Mapping, Protocol
 if TYPE_CHECKING:      # annotations only: the boundaries never load pydantic or the settings layers
     from .brain.learnings import Learned
     from .settings import RepoConfig
+    from .work.workspace import Worktree
 
 # ---------------------------------------------------------------- running agent processes
 
@@ -47,6 +48,16 @@ class RunState:
     @property
     def log_path(self) -> Path:
         return self.run_dir / "output.log"
+
+
+class Workspace(Protocol):
+    """Branches and worktrees of a task (work/workspace.py: GitPython; fakes/workspace.py: plain folders)."""
+
+    def ensure(self, repo: "RepoConfig", branch: str, task_id: str) -> "Worktree": ...
+    def run_setup(self, repo: "RepoConfig", worktree: "Worktree", log_path: Path,
+                  timeout_s: float = 900) -> tuple[bool, str]: ...
+    def diff(self, worktree_path: Path, base_commit: str, limit: int = 200_000) -> str: ...
+    def remove(self, repo: "RepoConfig", worktree_path: Path) -> None: ...
 
 
 class Runner(Protocol):

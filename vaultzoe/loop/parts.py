@@ -10,9 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..protocols import Agent, Forge, Notifier, Planner, Runner
+from ..protocols import Agent, Forge, Notifier, Planner, Runner, Workspace
 from ..settings import AgentConfig, RepoConfig, Settings
-from ..work.workspace import Workspace
 
 
 def local_now() -> datetime:
@@ -53,7 +52,8 @@ class Parts:
         from ..work.notify import make_notifier
         from ..work.runners import ProcessRunner
         env = dict(os.environ if environ is None else environ)
-        workspace = Workspace(worktrees_root(vault_root, env))
+        from ..work.workspace import Workspace as GitWorkspace
+        workspace = GitWorkspace(worktrees_root(vault_root, env))
         return cls(
             runner=ProcessRunner(), workspace=workspace,
             make_planner=lambda s: make_planner(s, env),
