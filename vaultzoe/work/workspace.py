@@ -99,13 +99,19 @@ class Workspace:
         _check_task_id(task_id)
         with _open(repo) as clone:
             base = _base_name(repo, clone)
-            start = _base_ref(repo, clone, base)
-            fresh = not _has_ref(clone, f"refs/heads/{branch}")
+            # where base (local, origin's) and the branch stand, in one git call; a new branch starts at the commit
+            # seen, so its fork point and the refs recorded for the attempt need no second look
+            names = (*_base_refs(base), f"refs/heads/{branch}")
+            known = _commits_of(clone, names)
+            start = _base_ref(repo, clone, base, known)
+            fresh = not known.get(names[2])
             if fresh:
-                _git(repo, clone.git.branch, "--no-track", branch, start)
+                _git(repo, clone.git.branch, "--no-track", branch, known[start])
+                known[names[2]] = known[start]
             path, created = self._worktree_for(repo, clone, branch, task_id, fresh)
-            fork = _git(repo, clone.git.merge_base, branch, start)
-            refs = _record(clone, branch, base)
+            fork = known[start] if fresh else _git(repo, clone.git.merge_base, branch, start)
+            refs = " ".join(f"{ref}={known[ref]}" for ref in names if known.get(ref)) if fresh else _record(
+                clone, branch, base)
         return Worktree(path=path, branch=branch, base=base, base_commit=fork, created=created, refs=refs)
 
     def _worktree_for(self, repo: RepoConfig, clone: git.Repo, branch: str, task_id: str,
@@ -387,10 +393,10 @@ def _base_name(repo: RepoConfig, clone: git.Repo) -> str:
     return clone.active_branch.name
 
 
-def _base_ref(repo: RepoConfig, clone: git.Repo, base: str) -> str:
-    """The ref to branch from: the local base branch, else origin's."""
-    for ref in (f"refs/heads/{base}", f"refs/remotes/origin/{base}"):
-        if _has_ref(clone, ref):
+def _base_ref(repo: RepoConfig, clone: git.Repo, base: str, known: dict[str, str] | None = None) -> str:
+    """The ref to branch from: the local base branch, else origin's (`known`: _commits_of() already asked)."""
+    for ref in _base_refs(base):
+        if (known.get(ref) if known is not None else _has_ref(clone, ref)):
             return ref
     raise WorkspaceError(f"{_where(repo)}: base branch {base!r} not found in {repo.path}: set `base:` in the "
                          f"repo note to an existing branch, or create it")
