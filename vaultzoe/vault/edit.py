@@ -10,6 +10,7 @@ and `strip_owned` drops every one, leaving what the human wrote.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -319,6 +320,7 @@ def _plain_is_safe(text: str, *, flow: bool) -> bool:
     return _reads_back(text, flow=flow)
 
 
+@functools.lru_cache(maxsize=4096)     # pure, and a task's note is rewritten with mostly the same values
 def _reads_back(text: str, *, flow: bool) -> bool:
     """Last word goes to the YAML parser itself."""
     document = f"k: [{text}]" if flow else f"k: {text}"
