@@ -57,3 +57,30 @@ def test_outside_passes_every_look_asks_git(git_repo, worktrees_root, tmp_path):
     assert not LocalForge(ws).observe(job).merged
     git_repo.git(git_repo.path, "merge", "-q", "--no-edit", job.branch)
     assert LocalForge(ws).observe(job).merged
+
+
+def test_a_judgement_made_during_a_pass_refreshes_that_pass_view_of_its_refs(git_repo, worktrees_root, tmp_path):
+    ws = Workspace(worktrees_root)
+    first, second = judged_jobs(git_repo, ws, tmp_path, 2)
+    ws.new_pass()
+    LocalForge(ws).observe(first)                       # the pass's one look
+    git_repo.commit_file(second.worktree, "more.txt", "more\n", "more work")
+    LocalForge(ws).submit(second)                      # judged now: the pass's view never lags behind it
+    assert parse_refs(ws.seen_refs(second.repo, second.branch, "main")) == parse_refs(
+        ws.record_refs(second.repo, second.branch, "main"))
+    assert not LocalForge(ws).observe(second).merged
+
+
+def test_a_submission_asks_git_for_the_base_branch_once(git_repo, worktrees_root, tmp_path, monkeypatch):
+    ws = Workspace(worktrees_root)
+    tree = ws.ensure(git_repo.repo, "zoe/task-t9", "t9")
+    git_repo.commit_file(tree.path, "t9.txt", "done\n", "task 9")
+    job = ForgeJob(task_id="t9", title="Task 9", summary="", acceptance="", repo=git_repo.config(done=["synced"]),
+                   branch=tree.branch, base="main", worktree=tree.path, base_commit=tree.base_commit,
+                   log_dir=tmp_path / "runs" / "t9", refs_at_start=tree.refs)
+    log = tmp_path / "git-trace.log"
+    monkeypatch.setenv("GIT_TRACE", str(log))
+    report = LocalForge(ws).submit(job)
+    commands = traced_commands(log)
+    assert {c.name: c.state for c in report.checks}["synced"] == "pass"
+    assert [c for c in commands if c.startswith("git rev-list")] and not [c for c in commands if "rev-parse --verify" in c], commands

@@ -232,7 +232,7 @@ class LocalForge:
         return judged
 
     def _facts(self, job: ForgeJob, refs: str, items: tuple[str, ...]) -> LocalFacts:
-        behind = self.workspace.behind(job.repo, job.branch, job.base) if "synced" in items else None
+        behind = self.workspace.behind(job.repo, job.branch, job.base, refs) if "synced" in items else None
         moves = self.workspace.base_moves(job.repo, job.branch, job.base, job.base_commit, job.refs_at_start, refs)
         commits = tuple(self.workspace.new_commits(job.worktree, job.base_commit))
         tip = self.workspace.head(job.worktree) if commits and "review" in items else ""

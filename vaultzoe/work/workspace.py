@@ -174,10 +174,11 @@ class Workspace:
         """`git status --porcelain` lines: what was changed in the worktree but never committed."""
         return [line for line in _run_in(worktree_path, "status", "--porcelain").splitlines() if line.strip()]
 
-    def behind(self, repo: RepoConfig, branch: str, base: str) -> int:
-        """How many commits of base the branch does not have yet."""
+    def behind(self, repo: RepoConfig, branch: str, base: str, refs: str = "") -> int:
+        """How many commits of base the branch does not have yet (`refs`: a record_refs() just made)."""
         with _open(repo) as clone:
-            return int(_git(repo, clone.git.rev_list, "--count", f"{branch}..{_base_ref(repo, clone, base)}"))
+            start = _base_ref(repo, clone, base, parse_refs(refs) if refs else None)
+            return int(_git(repo, clone.git.rev_list, "--count", f"{branch}..{start}"))
 
     def is_merged(self, repo: RepoConfig, branch: str, base: str, base_commit: str | None = None) -> bool:
         """True when the branch got commits and its tip is reachable from base (locally or on origin)."""
@@ -194,7 +195,13 @@ class Workspace:
     def record_refs(self, repo: RepoConfig, branch: str, base: str) -> str:
         """Where base (local and origin's) and the branch stand now: "refs/heads/main=<sha> ..." to compare later."""
         with _open(repo) as clone:
-            return _record(clone, branch, base)
+            record = _record(clone, branch, base)
+        seen = (self._pass_refs or {}).get(str(repo.path))
+        if seen is not None:    # this pass's view is never older than a judgement made in it
+            for ref in (*_base_refs(base), f"refs/heads/{branch}"):
+                seen.pop(ref, None)
+            seen.update(parse_refs(record))
+        return record
 
     def seen_refs(self, repo: RepoConfig, branch: str, base: str) -> str:
         """record_refs() as this pass first saw the repo: one `git for-each-ref` per repo per pass, shared by
