@@ -99,6 +99,7 @@ def test_name_and_aliases():
 @pytest.mark.parametrize("text, is_task", [
     ("---\ntags: [task]\n---\n", True),
     ("---\ntags: task\n---\n", True),
+    ("---\ntags: task, urgent\n---\n", False),      # Obsidian: one text value, no tag (test_syntax.py)
     ("---\ntags:\n  - Task/Bug\n---\n", True),
     ("---\ntags: [tasks, taskforce]\n---\n", False),
     ("Do this #task\n", True),

@@ -90,7 +90,10 @@ def test_tag_key_and_names():
 
 
 @pytest.mark.parametrize("value, expected", [
-    (None, []), ("one", ["#one"]), ("a, b c", ["#a", "#b", "#c"]), (["x", "#y"], ["#x", "#y"]),
+    (None, []), ("one", ["#one"]), ("#one ", ["#one"]), (["x", "#y"], ["#x", "#y"]),
+    # Obsidian: "tags: a, b" is one text value that is no tag (obsidian-tasks
+    # tests/Obsidian/__test_data__/yaml_tags_with_two_values_on_one_line.json: parseFrontMatterTags [])
+    ("a, b c", []), ("value-1-of-2-on-one-line, value-2-of-2-on-one-line", []), ("a b", []),
     ([1, None, "z"], ["#1", "#z"]), ({"not": "tags"}, []),
 ])
 def test_frontmatter_tags(value, expected):

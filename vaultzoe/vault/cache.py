@@ -18,7 +18,7 @@ from .scan import no_gc
 
 CACHE_DIR = STATE_DIR
 CACHE_FILE = "index.marshal"
-CACHE_VERSION = 8
+CACHE_VERSION = 9                      # 9: `tags: a, b` is no tag (as Obsidian reads it)
 
 
 def cache_path(root: Path) -> Path:

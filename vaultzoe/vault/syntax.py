@@ -97,7 +97,11 @@ _COMMA = re.compile(",")
 
 
 def frontmatter_tags(value: Any) -> list[str]:
-    """The `tags` property as Obsidian's parseFrontMatterTags gives it: ["#a", "#b/c"]."""
+    """The `tags` property as Obsidian's parseFrontMatterTags gives it: ["#a", "#b/c"].
+
+    A text value is one tag, as Obsidian reads it: `tags: a, b` (or `a b`) gives no tag at all."""
+    if isinstance(value, str) and _TAG_SEPARATORS.search(value.strip()):
+        return []
     return ["#" + t for t in _property_words(value, split_spaces=True)]
 
 
