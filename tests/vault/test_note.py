@@ -111,6 +111,13 @@ def test_name_and_aliases():
     ("- item\n  continued #task\n", False),
     ("- item\nlazy continuation #task\n", False),
     ("- item\n\nafter the list #task\n", True),
+    # checklists in callouts and quotes (Tasks plugin) are list items; a bare '>' line is a blank line there
+    ("> [!todo] Today\n> - [ ] #task buy milk 📅 2026-12-01\n> - [x] #task eggs\n", False),
+    ("> [!note]\n>\n> - [ ] #task a\n>   - child\n> - [ ] #task b\n", False),
+    ("> > [!note]\n> >\n> > - [ ] #task nested\n>> 1. [ ] #task numbered\n", False),
+    ("> - [ ] a\n>\n>   indented continuation #task\n", False),
+    ("> [!todo]\n> - [ ] #task a\n>\n> a paragraph of the callout #task\n", True),
+    (">> - [ ] a\n>>\n>> after the quoted list #task\n", True),
     ("`#task` in code\n", False),
     ("```\n#task\n```\n", False),
     ("<!-- #task -->\n", False),

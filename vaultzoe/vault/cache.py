@@ -18,7 +18,7 @@ from .scan import no_gc
 
 CACHE_DIR = STATE_DIR
 CACHE_FILE = "index.marshal"
-CACHE_VERSION = 9                      # 9: `tags: a, b` is no tag (as Obsidian reads it)
+CACHE_VERSION = 9                      # 9: `tags: a, b` is no tag; a bare `>` line ends a quoted list item
 
 
 def cache_path(root: Path) -> Path:

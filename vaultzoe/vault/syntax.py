@@ -394,7 +394,39 @@ def _lines_after(pattern: re.Pattern, text: str, limit: int) -> list[int]:
     return [0, *found] if pattern.match("\n" + (text if first < 0 else text[:first])) else found
 
 
+# a line's quote markers ("> ", ">>", "> > "), after its indentation
+_QUOTE_MARKERS = re.compile(r"^([ \t]*)((?:>[ \t]?)+)", re.M)
+
+
+def _unquoted(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+    """The text with every line's quote markers removed (a bare '>' line turns blank, quoted text keeps
+    its indentation inside the quote), and the offsets moved along."""
+    pieces: list[str] = []
+    cuts: list[tuple[int, int]] = []           # (offset where a removal ends, characters removed so far)
+    last, removed = 0, 0
+    for m in _QUOTE_MARKERS.finditer(text):
+        pieces.append(text[last:m.start(2)])
+        last = m.end(2)
+        removed += m.end(2) - m.start(2)
+        cuts.append((last, removed))
+    pieces.append(text[last:])
+    ends = [end for end, _ in cuts]
+    moved = []
+    for offset in offsets:
+        i = bisect_right(ends, offset) - 1
+        moved.append(offset - (cuts[i][1] if i >= 0 else 0))
+    return "".join(pieces), moved
+
+
 def in_list_items(text: str, offsets: list[int]) -> list[bool]:
+    """`in_list_item` for each of the sorted offsets; inside quotes and callouts as well (a list item there
+    ends at a bare '>' line like at a blank line)."""
+    if ">" in text and _QUOTE_MARKERS.search(text):
+        text, offsets = _unquoted(text, offsets)
+    return _in_list_items(text, offsets)
+
+
+def _in_list_items(text: str, offsets: list[int]) -> list[bool]:
     """`in_list_item` for each of the sorted offsets, from the item, blank and unindented lines found once."""
     # Read backwards from a line, the nearest item line above owns it unless a blank line lies between
     # and the line is not indented, or an unindented line sits above the last blank line between.
