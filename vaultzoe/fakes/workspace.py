@@ -29,6 +29,9 @@ class FakeWorkspace:
     def enqueue_setup(self, ok: bool, output: str = "") -> None:
         self._setups.append((ok, output))
 
+    def new_pass(self) -> None:
+        """Nothing is kept between passes here."""
+
     def ensure(self, repo: RepoConfig, branch: str, task_id: str) -> Worktree:
         self.ensured.append((repo.name, branch, task_id))
         path = self.worktrees_root / repo.name / task_id

@@ -54,9 +54,7 @@ class Scene:
         self.config = vconfig.load_config(self.index, self.parts.environ, self.flags)
         self.settings = self.config.settings
         self.passes += 1
-        new_pass = getattr(self.parts.workspace, "new_pass", None)   # a workspace that keeps refs for a pass
-        if new_pass is not None:
-            new_pass()
+        self.parts.workspace.new_pass()      # refs a workspace kept from an earlier pass are stale now
 
     def now(self) -> str:
         return stamp(self.parts.now())
