@@ -377,6 +377,29 @@ def test_a_missing_block_is_appended_after_one_blank_line(text, joined):
     assert replace_block(text, "status", "hello") == joined + block
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("---\nk: v\n---\n## Goal\nx\n", "---\nk: v\n---\nBLOCK\n## Goal\nx\n"),
+     ("---\nk: v\n---\n\nbody\n", "---\nk: v\n---\nBLOCK\nbody\n"),
+     ("---\nk: v\n---", "---\nk: v\n---\nBLOCK"), ("", "BLOCK"), ("# H\n", "BLOCK\n# H\n"),
+     ("\ufeff---\nk: v\n---\nb", "\ufeff---\nk: v\n---\nBLOCK\nb"), ("\ufeffb\n", "\ufeffBLOCK\nb\n"),
+     ("---\nnever closed\n", "---\nnever closed\n\nBLOCK")],         # above it, '---' would turn into a rule
+)
+def test_a_missing_block_put_first_goes_right_after_the_frontmatter(text, expected):
+    block = "<!-- vaultzoe:status -->\nhello\n<!-- /vaultzoe:status -->\n"
+    result = replace_block(text, "status", "hello", first=True)
+    assert result == expected.replace("BLOCK", block)
+    assert replace_block(result, "status", "bye", first=True) == result.replace("hello", "bye")
+
+
+def test_a_block_put_first_in_crlf_keeps_crlf_and_an_existing_block_stays_where_it_is():
+    text = "---\r\nk: v\r\n---\r\n# H\r\n"
+    assert replace_block(text, "s", "x", first=True) == (
+        "---\r\nk: v\r\n---\r\n<!-- vaultzoe:s -->\r\nx\r\n<!-- /vaultzoe:s -->\r\n\r\n# H\r\n")
+    at_end = "---\nk: v\n---\n# H\n\n<!-- vaultzoe:s -->\nold\n<!-- /vaultzoe:s -->\n"
+    assert replace_block(at_end, "s", "new", first=True) == at_end.replace("old", "new")
+
+
 def test_an_existing_block_is_replaced_between_its_markers():
     text = "intro\n<!-- vaultzoe:status -->\nold\nlines\n<!-- /vaultzoe:status -->\noutro\n"
     result = replace_block(text, "status", "> [!info] running\n> attempt 2\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable
 
 from ..brain.redact import redact
@@ -53,12 +54,23 @@ def task_keys(state: TaskState) -> dict[str, Any]:
     """The frontmatter keys vaultzoe owns in a task note."""
     return {
         "status": state.status.value, "id": state.id, "attempt": len(state.attempts) or None,
-        "branch": state.branch or None, "pr": state.pr_url or None, "updated": state.updated or None,
+        "branch": state.branch or None, "pr": state.pr_url or None, "updated": obsidian_time(state.updated),
     }
 
 
+def obsidian_time(stamp: str | None) -> datetime | str | None:
+    """A vaultzoe timestamp ("2026-11-29 08:02:24") as the value of a Date & time property, which
+    set_frontmatter writes as Obsidian does (unquoted 2026-11-29T08:02:24); text that is no timestamp stays text."""
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp).replace(microsecond=0)
+    except ValueError:
+        return stamp
+
+
 def status_callout(state: TaskState) -> str:
-    """The callout at the end of a task note: where it stands and what happens next."""
+    """The callout at the top of a task note's body: where it stands and what happens next."""
     kind = CALLOUTS.get(state.status, "info")
     lines = [f"> [!{kind}] vaultzoe: {state.status.value}"]
     if state.reason:
@@ -81,7 +93,7 @@ def status_callout(state: TaskState) -> str:
 def update_task_note(text: str, state: TaskState) -> str:
     """Set our frontmatter keys and the status block; every other byte stays the human's."""
     with_keys = set_frontmatter(text, task_keys(state))
-    return replace_block(with_keys, STATUS_BLOCK, "\n" + status_callout(state) + "\n")
+    return replace_block(with_keys, STATUS_BLOCK, "\n" + status_callout(state) + "\n", first=True)
 
 
 # ---------------------------------------------------------------- attempt notes
@@ -113,7 +125,7 @@ def attempt_frontmatter(rec: AttemptRecord) -> dict[str, Any]:
     return {
         "task": f"[[{rec.state.path[:-3] if rec.state.path.endswith('.md') else rec.state.path}]]",
         "task_id": rec.state.id, "attempt": a.number, "agent": a.agent, "model": a.model,
-        "outcome": a.outcome, "started": a.started, "ended": a.ended, "exit_code": a.exit_code,
+        "outcome": a.outcome, "started": obsidian_time(a.started), "ended": obsidian_time(a.ended), "exit_code": a.exit_code,
         "cost_usd": a.cost_usd, "tags": ["vaultzoe/attempt"],
     }
 

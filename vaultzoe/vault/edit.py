@@ -3,7 +3,7 @@
 `set_frontmatter` sets or removes keys (creating the block if none) and leaves order, comments, quoting, CRLF,
 BOM and body alone; values are str, int, float, bool, dates and lists of those, quoted only when YAML needs it.
 An owned block lies between `<!-- vaultzoe:NAME -->` and `<!-- /vaultzoe:NAME -->`: `get_block` reads it (LF
-line endings), `replace_block` writes it in the file's line endings (appended after a blank line when absent),
+line endings), `replace_block` writes it in the file's line endings (when absent: appended after a blank line, or first in the body),
 and `strip_owned` drops every one, leaving what the human wrote.
 """
 
@@ -380,8 +380,9 @@ def get_block(text: str, name: str) -> str | None:
     return text[block.inner_start : block.inner_end].replace("\r\n", "\n")
 
 
-def replace_block(text: str, name: str, content: str) -> str:
-    """Put `content` between the NAME markers, appending the block after a blank line when absent."""
+def replace_block(text: str, name: str, content: str, *, first: bool = False) -> str:
+    """Put `content` between the NAME markers; a block that is absent is appended after a blank line, or with
+    `first` put before the body's first line (right after the frontmatter). A block found stays where it is."""
     block = _find_block(text, name)
     if block is not None:
         # The start marker's own line ending, so that a second identical call changes nothing.
@@ -391,7 +392,26 @@ def replace_block(text: str, name: str, content: str) -> str:
     newline = _newline_of(text)
     body = _normalized(content, name).replace("\n", newline)
     opening, closing = _markers(name)
-    return text + _separator(text, newline) + opening + newline + body + closing + newline
+    new_block = opening + newline + body + closing + newline
+    at = _body_start(text) if first else None
+    if at is None:
+        return text + _separator(text, newline) + new_block
+    head, rest = text[:at], text[at:]
+    if head.lstrip(_BOM) and not head.endswith("\n"):
+        head += newline                                   # frontmatter closed on the file's last line
+    return head + new_block + (newline if rest.strip("\r\n") and not rest.startswith(("\n", "\r\n")) else "") + rest
+
+
+def _body_start(text: str) -> int | None:
+    """Where the body's first line starts (after the frontmatter and a BOM); None when the frontmatter is
+    opened but never closed (anything put above it would turn it into body text)."""
+    region = _find_region(text)
+    if region is not None:
+        closing = _CLOSING.search(text, region.end)
+        assert closing is not None
+        return closing.end() + 1 if closing.end() < len(text) else closing.end()
+    offset = 1 if text.startswith(_BOM) else 0
+    return None if _OPENING.match(text, offset) else offset
 
 
 _OWNED = re.compile(r"<!-- vaultzoe:(\w[\w-]*) -->.*?<!-- /vaultzoe:\1 -->\n?", re.S)
@@ -411,7 +431,7 @@ def _markers(name: str) -> tuple[str, str]:
 def _marker_pattern(name: str, closing: bool) -> re.Pattern[str]:
     _markers(name)
     slash = "/" if closing else ""
-    return re.compile(rf"^[ \t]*<!--[ \t]*{slash}vaultzoe:{re.escape(name)}[ \t]*-->[ \t]*\r?$", re.MULTILINE)
+    return re.compile(rf"^\ufeff?[ \t]*<!--[ \t]*{slash}vaultzoe:{re.escape(name)}[ \t]*-->[ \t]*\r?$", re.MULTILINE)
 
 
 def _find_block(text: str, name: str) -> _Block | None:
