@@ -4,7 +4,7 @@ Started detached by runners.ProcessRunner as `python -P .../supervise.py RUN_DIR
 `python -m vaultzoe.work.supervise RUN_DIR`), in a new session, so the run outlives vaultzoe.
 This module uses only the standard library and psutil: it runs as a plain script, without vaultzoe
 on sys.path. It also owns the run-directory file format and the capped-log helpers that
-runners.run_logged reuses for setup and check commands.
+commands.run_logged reuses for setup and check commands.
 
 Run directory:
     argv.json        the spec, written by the runner (argv, workdir, deadline, limits, env *names* only)
