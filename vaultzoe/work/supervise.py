@@ -9,6 +9,7 @@ commands.run_logged reuses for setup and check commands.
 Run directory:
     argv.json        the spec, written by the runner (argv, workdir, deadline, limits, env *names* only)
     supervisor.json  {"pid", "create_time"} of this supervisor, written by the runner
+    run.lock         flock'ed by the runner before argv.json and inherited here at fork: held while this lives
     agent.json       {"pid", "pgid", "create_time", "started"} of the agent, written here
     output.log       the agent's stdout+stderr; output.1.log holds the part before the last rotation
     stop.json        {"reason", "timed_out"} written by the runner before it asks for a stop
