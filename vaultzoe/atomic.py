@@ -10,27 +10,20 @@ import contextlib
 import json
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Callable
+
+from .vault.durable import write_temp
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace path with data; readers see the old file or the new one, never half of either."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temp = write_temp(path, data, mode)      # the store's own temp writer: written, fsynced, closed
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         os.replace(temp, path)
     except BaseException:
-        temp.unlink(missing_ok=True)     # a full disk leaves nothing behind
+        temp.unlink(missing_ok=True)         # a full disk leaves nothing behind
         raise
 
 

@@ -39,6 +39,8 @@ import git
 from ..errors import PushRejected, WorkspaceError
 from ..settings import RepoConfig
 from .commands import run_logged
+from . import refs as gitrefs
+from .refs import parse_refs
 
 # Never wait for a password nobody will type, and never run the repo's hooks: an agent can write
 # .git/hooks from its worktree, and vaultzoe's own git commands (worktree add, push) carry the user's
@@ -101,8 +103,8 @@ class Workspace:
             base = _base_name(repo, clone)
             # where base (local, origin's) and the branch stand, in one git call; a new branch starts at the commit
             # seen, so its fork point and the refs recorded for the attempt need no second look
-            names = (*_base_refs(base), f"refs/heads/{branch}")
-            known = _commits_of(clone, names)
+            names = (*gitrefs.base_refs(base), f"refs/heads/{branch}")
+            known = gitrefs.commits_of(clone, names)
             start = _base_ref(repo, clone, base, known)
             fresh = not known.get(names[2])
             if fresh:
@@ -110,7 +112,7 @@ class Workspace:
                 known[names[2]] = known[start]
             path, created = self._worktree_for(repo, clone, branch, task_id, fresh)
             fork = known[start] if fresh else _git(repo, clone.git.merge_base, branch, start)
-            refs = " ".join(f"{ref}={known[ref]}" for ref in names if known.get(ref)) if fresh else _record(
+            refs = " ".join(f"{ref}={known[ref]}" for ref in names if known.get(ref)) if fresh else gitrefs.record(
                 clone, branch, base)
         return Worktree(path=path, branch=branch, base=base, base_commit=fork, created=created, refs=refs)
 
@@ -183,22 +185,22 @@ class Workspace:
     def is_merged(self, repo: RepoConfig, branch: str, base: str, base_commit: str | None = None) -> bool:
         """True when the branch got commits and its tip is reachable from base (locally or on origin)."""
         with _open(repo) as clone:
-            if not _has_ref(clone, f"refs/heads/{branch}"):
+            if not gitrefs.has_ref(clone, f"refs/heads/{branch}"):
                 return False
             tip = _git(repo, clone.git.rev_parse, f"refs/heads/{branch}")
             start = base_commit or _creation_point(clone, branch)
             if start is not None and _git(repo, clone.git.rev_parse, start) == tip:
                 return False
-            bases = [ref for ref in (f"refs/heads/{base}", f"refs/remotes/origin/{base}") if _has_ref(clone, ref)]
-            return any(_is_ancestor(clone, tip, ref) for ref in bases)
+            bases = [ref for ref in (f"refs/heads/{base}", f"refs/remotes/origin/{base}") if gitrefs.has_ref(clone, ref)]
+            return any(gitrefs.is_ancestor(clone, tip, ref) for ref in bases)
 
     def record_refs(self, repo: RepoConfig, branch: str, base: str) -> str:
         """Where base (local and origin's) and the branch stand now: "refs/heads/main=<sha> ..." to compare later."""
         with _open(repo) as clone:
-            record = _record(clone, branch, base)
+            record = gitrefs.record(clone, branch, base)
         seen = (self._pass_refs or {}).get(str(repo.path))
         if seen is not None:    # this pass's view is never older than a judgement made in it
-            for ref in (*_base_refs(base), f"refs/heads/{branch}"):
+            for ref in (*gitrefs.base_refs(base), f"refs/heads/{branch}"):
                 seen.pop(ref, None)
             seen.update(parse_refs(record))
         return record
@@ -208,8 +210,8 @@ class Workspace:
         every task looked at in review (outside passes, when git fails or a ref names no commit: record_refs())."""
         if self._pass_refs is not None and str(repo.path) not in self._pass_refs:
             with _open(repo) as clone:
-                self._pass_refs[str(repo.path)] = _branch_commits(clone)
-        shas, refs = (self._pass_refs or {}).get(str(repo.path)), (*_base_refs(base), f"refs/heads/{branch}")
+                self._pass_refs[str(repo.path)] = gitrefs.branch_commits(clone)
+        shas, refs = (self._pass_refs or {}).get(str(repo.path)), (*gitrefs.base_refs(base), f"refs/heads/{branch}")
         if shas is None or any(shas.get(ref) == "" for ref in refs):
             return self.record_refs(repo, branch, base)
         return " ".join(f"{ref}={shas[ref]}" for ref in refs if shas.get(ref))
@@ -219,19 +221,19 @@ class Workspace:
         """The base refs whose commit differs between two records, with what each took from the branch."""
         old, new = parse_refs(before), parse_refs(after)
         tip = new.get(f"refs/heads/{branch}", "")
-        moved = [ref for ref in _base_refs(base) if new.get(ref) and new[ref] != old.get(ref)]
+        moved = [ref for ref in gitrefs.base_refs(base) if new.get(ref) and new[ref] != old.get(ref)]
         if not moved or not tip:
             return []
         with _open(repo) as clone:
-            has_commits = bool(_revs(clone, tip, f"^{base_commit}"))
+            has_commits = bool(gitrefs.revs(clone, tip, f"^{base_commit}"))
             # the commits this attempt added: on the tip, not at the fork point, not on the branch before
             exclude = [f"^{sha}" for sha in (base_commit, old.get(f"refs/heads/{branch}", "")) if sha]
-            ours = set(_revs(clone, tip, *exclude))
+            ours = set(gitrefs.revs(clone, tip, *exclude))
             moves = []
             for ref in moved:
-                gained = _revs(clone, new[ref], f"^{old.get(ref) or base_commit}")
+                gained = gitrefs.revs(clone, new[ref], f"^{old.get(ref) or base_commit}")
                 moves.append(BaseMove(ref, old.get(ref, ""), new[ref], took=len(ours.intersection(gained)),
-                                      holds_tip=has_commits and _is_ancestor(clone, tip, new[ref])))
+                                      holds_tip=has_commits and gitrefs.is_ancestor(clone, tip, new[ref])))
             return moves
 
     # -------------------------------------------------------- publishing and cleaning up
@@ -322,74 +324,6 @@ def _stderr(exc: git.GitCommandError) -> str:
     return "; ".join(lines) or f"exit status {exc.status}"
 
 
-def _has_ref(clone: git.Repo, ref: str) -> bool:
-    try:
-        clone.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
-    except git.GitCommandError:
-        return False
-    return True
-
-
-def _is_ancestor(clone: git.Repo, commit: str, ref: str) -> bool:
-    try:
-        clone.git.merge_base("--is-ancestor", commit, ref)
-    except git.GitCommandError:
-        return False
-    return True
-
-
-def _base_refs(base: str) -> tuple[str, str]:
-    return f"refs/heads/{base}", f"refs/remotes/origin/{base}"
-
-
-def _record(clone: git.Repo, branch: str, base: str) -> str:
-    refs = (*_base_refs(base), f"refs/heads/{branch}")
-    shas = _commits_of(clone, refs)
-    return " ".join(f"{ref}={shas[ref]}" for ref in refs if shas.get(ref))
-
-
-def _commits_of(clone: git.Repo, refs: tuple[str, ...]) -> dict[str, str]:
-    """{ref: commit} of those refs that exist, in one git call (a ref to anything but a commit as `_sha` says)."""
-    try:
-        out = clone.git.for_each_ref("--format=%(refname) %(objecttype) %(objectname)", *refs)
-    except git.GitCommandError:
-        return {ref: _sha(clone, ref) for ref in refs}
-    rows = (line.split(" ") for line in out.splitlines())     # ref names hold no spaces
-    # a pattern also matches the refs below it (refs/heads/a matches refs/heads/a/b): only the exact names count
-    return {name: sha if kind == "commit" else _sha(clone, name) for name, kind, sha in rows if name in refs}
-
-
-def _branch_commits(clone: git.Repo) -> dict[str, str] | None:
-    """{ref: commit} of every branch and remote branch, "" for one naming no commit; None when git fails."""
-    try:
-        out = clone.git.for_each_ref("--format=%(refname) %(objecttype) %(objectname)", "refs/heads", "refs/remotes")
-    except git.GitCommandError:
-        return None
-    rows = (line.split(" ") for line in out.splitlines())
-    return {name: sha if kind == "commit" else "" for name, kind, sha in rows}
-
-
-def parse_refs(record: str) -> dict[str, str]:
-    """record_refs()'s text back as {ref: sha}."""
-    pairs = (item.partition("=") for item in (record or "").split())
-    return {ref: sha for ref, _, sha in pairs if ref and sha}
-
-
-def _sha(clone: git.Repo, ref: str) -> str:
-    try:
-        return clone.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
-    except git.GitCommandError:
-        return ""
-
-
-def _revs(clone: git.Repo, *args: str) -> list[str]:
-    """`git rev-list` of args; [] when git cannot (a commit gone after a gc, say)."""
-    try:
-        return clone.git.rev_list(*args).split()
-    except git.GitCommandError:
-        return []
-
-
 def _base_name(repo: RepoConfig, clone: git.Repo) -> str:
     """repo.base, or the branch the clone has checked out."""
     if repo.base:
@@ -401,9 +335,9 @@ def _base_name(repo: RepoConfig, clone: git.Repo) -> str:
 
 
 def _base_ref(repo: RepoConfig, clone: git.Repo, base: str, known: dict[str, str] | None = None) -> str:
-    """The ref to branch from: the local base branch, else origin's (`known`: _commits_of() already asked)."""
-    for ref in _base_refs(base):
-        if (known.get(ref) if known is not None else _has_ref(clone, ref)):
+    """The ref to branch from: the local base branch, else origin's (`known`: gitrefs.commits_of() already asked)."""
+    for ref in gitrefs.base_refs(base):
+        if (known.get(ref) if known is not None else gitrefs.has_ref(clone, ref)):
             return ref
     raise WorkspaceError(f"{_where(repo)}: base branch {base!r} not found in {repo.path}: set `base:` in the "
                          f"repo note to an existing branch, or create it")
