@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vaultzoe.brain.learnings import (Learned, Outcome, human_part, kind_of, lessons, new_note, parse, prompt_shape,
                                       record, stats)
-from vaultzoe.vault.edit import get_block, replace_block
+from vaultzoe.vault.blocks import get_block, replace_block
 from vaultzoe.vault.note import Note
 
 HUMAN = "# Learnings: ui\n\nUse the design system's Button, never raw <button>.\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from vaultzoe.brain.learnings import Outcome, record
-from vaultzoe.vault.edit import get_block
+from vaultzoe.vault.blocks import get_block
 
 GH = "ghp_" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0UvWxYz12"
 DUMP = base64.b64encode(f"HOME=/root\nGITHUB_TOKEN={GH}\n".encode()).decode()

@@ -10,7 +10,7 @@ import yaml
 
 from vaultzoe.tasks.journal import AttemptRecord, attempt_frontmatter, render_attempt, update_task_note
 from vaultzoe.tasks.model import Attempt, Status, TaskState
-from vaultzoe.vault.edit import get_block
+from vaultzoe.vault.blocks import get_block
 from vaultzoe.vault.note import parse_note
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "vaultzoe" / "template" / "Tasks" / "Example task.md"

@@ -14,7 +14,8 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from vaultzoe.vault.edit import get_block, replace_block, set_frontmatter, strip_owned
+from vaultzoe.vault.blocks import get_block, replace_block, strip_owned
+from vaultzoe.vault.edit import set_frontmatter
 
 TASK = """---
 tags: [task]

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from ..layout import LEARNINGS_DIR
 from ..text import one_line
-from ..vault.edit import get_block, replace_block
+from ..vault.blocks import get_block, replace_block
 from .outcomes import STATS, AgentStats, Outcome, compute, load, render, stats, upsert
 from .privacy import is_private
 from .redact import redact

@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from ..vault.edit import get_block
+from ..vault.blocks import get_block
 
 __all__ = ["AgentStats", "Outcome", "STATS", "compute", "load", "render", "stats", "upsert"]
 

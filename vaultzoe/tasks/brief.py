@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from ..brain.context import is_private
 from ..brain.learnings import kind_of
 from ..protocols import TaskBrief
-from ..vault.edit import strip_owned
+from ..vault.blocks import strip_owned
 from ..vault.note import Note
 
 __all__ = ["brief", "fingerprint", "is_private", "kind_of", "section", "steer_message", "title_of"]

@@ -11,7 +11,8 @@ from ..brain.redact import redact
 from ..layout import ATTEMPTS_DIR, INBOX_NOTE, REGISTRY_NOTE
 from ..protocols import AgentReport, Plan
 from ..text import one_line
-from ..vault.edit import get_block, replace_block, set_frontmatter
+from ..vault.blocks import get_block, replace_block
+from ..vault.edit import set_frontmatter
 from ..vault.store import VaultStore
 from .model import Attempt, Status, TaskState
 from .registry import CHECK_MARKS, Row, render_problems, render_registry, wikilink

@@ -1,10 +1,8 @@
-"""Pure text edits that keep every byte of the human's: frontmatter keys and vaultzoe's owned blocks.
+"""Pure text edits of a note's frontmatter that keep every byte of the human's (owned blocks: vault/blocks.py).
 
 `set_frontmatter` sets or removes keys (creating the block if none) and leaves order, comments, quoting, CRLF,
 BOM and body alone; values are str, int, float, bool, dates and lists of those, quoted only when YAML needs it.
-An owned block lies between `<!-- vaultzoe:NAME -->` and `<!-- /vaultzoe:NAME -->`: `get_block` reads it (LF
-line endings), `replace_block` writes it in the file's line endings (when absent: appended after a blank line, or first in the body),
-and `strip_owned` drops every one, leaving what the human wrote.
+`body_start` says where the body begins.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any
 
 import yaml
 
-_BOM = "\ufeff"
+BOM = "\ufeff"
 _OPENING = re.compile(r"---[ \t]*(\r?\n)")
 _CLOSING = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 
@@ -89,7 +87,7 @@ def _set_key(text: str, key: str, value: Any) -> str:
 
 def _find_region(text: str) -> _Region | None:
     """Locate the frontmatter block (after an optional BOM), or None."""
-    offset = 1 if text.startswith(_BOM) else 0
+    offset = 1 if text.startswith(BOM) else 0
     opening = _OPENING.match(text, offset)
     if opening is None:
         return None
@@ -101,8 +99,8 @@ def _find_region(text: str) -> _Region | None:
 
 def _with_new_region(text: str, key: str, value: Any) -> str:
     """Put a new frontmatter block at the top (after a BOM) holding one key."""
-    offset = 1 if text.startswith(_BOM) else 0
-    newline = _newline_of(text)
+    offset = 1 if text.startswith(BOM) else 0
+    newline = newline_of(text)
     block = f"---{newline}{_new_key_line(key, value, newline)}---{newline}"
     return text[:offset] + block + text[offset:]
 
@@ -173,7 +171,7 @@ def _replace_entry(old: str, value: Any) -> str:
     """Rewrite one key's lines with a new value, keeping the key, its spacing and its comment."""
     first_end = old.find("\n") + 1 or len(old)
     key_line = old[:first_end]
-    newline = key_line[len(key_line.rstrip("\r\n")) :] or _newline_of(old)
+    newline = key_line[len(key_line.rstrip("\r\n")) :] or newline_of(old)
     match = _KEY.match(key_line)
     assert match is not None  # _entries only yields lines the key pattern matched
     head = key_line[: match.end()]
@@ -361,48 +359,7 @@ def _yaml_printable(code: int) -> bool:
     return code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
 
 
-# --------------------------------------------------------------------------------------------- owned blocks
-
-
-@dataclass(frozen=True)
-class _Block:
-    """An owned block: content lies in text[inner_start:inner_end]."""
-
-    inner_start: int
-    inner_end: int
-
-
-def get_block(text: str, name: str) -> str | None:
-    """The content between the NAME markers (LF line endings), or None when the block is absent."""
-    block = _find_block(text, name)
-    if block is None:
-        return None
-    return text[block.inner_start : block.inner_end].replace("\r\n", "\n")
-
-
-def replace_block(text: str, name: str, content: str, *, first: bool = False) -> str:
-    """Put `content` between the NAME markers; a block that is absent is appended after a blank line, or with
-    `first` put before the body's first line (right after the frontmatter). A block found stays where it is."""
-    block = _find_block(text, name)
-    if block is not None:
-        # The start marker's own line ending, so that a second identical call changes nothing.
-        newline = _newline_of(text[: block.inner_start][-2:])
-        body = _normalized(content, name).replace("\n", newline)
-        return text[: block.inner_start] + body + text[block.inner_end :]
-    newline = _newline_of(text)
-    body = _normalized(content, name).replace("\n", newline)
-    opening, closing = _markers(name)
-    new_block = opening + newline + body + closing + newline
-    at = _body_start(text) if first else None
-    if at is None:
-        return text + _separator(text, newline) + new_block
-    head, rest = text[:at], text[at:]
-    if head.lstrip(_BOM) and not head.endswith("\n"):
-        head += newline                                   # frontmatter closed on the file's last line
-    return head + new_block + (newline if rest.strip("\r\n") and not rest.startswith(("\n", "\r\n")) else "") + rest
-
-
-def _body_start(text: str) -> int | None:
+def body_start(text: str) -> int | None:
     """Where the body's first line starts (after the frontmatter and a BOM); None when the frontmatter is
     opened but never closed (anything put above it would turn it into body text)."""
     region = _find_region(text)
@@ -410,59 +367,11 @@ def _body_start(text: str) -> int | None:
         closing = _CLOSING.search(text, region.end)
         assert closing is not None
         return closing.end() + 1 if closing.end() < len(text) else closing.end()
-    offset = 1 if text.startswith(_BOM) else 0
+    offset = 1 if text.startswith(BOM) else 0
     return None if _OPENING.match(text, offset) else offset
 
 
-_OWNED = re.compile(r"<!-- vaultzoe:(\w[\w-]*) -->.*?<!-- /vaultzoe:\1 -->\n?", re.S)
-
-
-def strip_owned(text: str) -> str:
-    """A note's text without vaultzoe's owned blocks (what the human wrote)."""
-    return _OWNED.sub("", text)
-
-
-def _markers(name: str) -> tuple[str, str]:
-    if not re.fullmatch(r"[A-Za-z0-9_./-]+", name):
-        raise ValueError(f"block name {name!r}: use letters, digits and _ . / - only")
-    return f"<!-- vaultzoe:{name} -->", f"<!-- /vaultzoe:{name} -->"
-
-
-def _marker_pattern(name: str, closing: bool) -> re.Pattern[str]:
-    _markers(name)
-    slash = "/" if closing else ""
-    return re.compile(rf"^\ufeff?[ \t]*<!--[ \t]*{slash}vaultzoe:{re.escape(name)}[ \t]*-->[ \t]*\r?$", re.MULTILINE)
-
-
-def _find_block(text: str, name: str) -> _Block | None:
-    """The first end marker with a start marker before it, paired with the nearest such start marker."""
-    starts = [m for m in _marker_pattern(name, closing=False).finditer(text)]
-    for end in _marker_pattern(name, closing=True).finditer(text):
-        before = [m for m in starts if m.end() < end.start()]
-        if before:
-            # The nearest start wins, so a start marker the human orphaned never swallows their text.
-            return _Block(before[-1].end() + 1, end.start())
-    return None
-
-
-def _normalized(content: str, name: str) -> str:
-    """Content with LF line endings, ending in a newline unless empty, free of this block's markers."""
-    body = content.replace("\r\n", "\n").replace("\r", "\n")
-    if body and not body.endswith("\n"):
-        body += "\n"
-    if _marker_pattern(name, closing=False).search(body) or _marker_pattern(name, closing=True).search(body):
-        raise ValueError(f"the content of block {name!r} must not hold its own markers")
-    return body
-
-
-def _separator(text: str, newline: str) -> str:
-    """What goes between the note and an appended block so that one blank line parts them."""
-    if not text or text.endswith("\n\n") or text.endswith("\r\n\r\n"):
-        return ""
-    return newline if text.endswith("\n") else newline + newline
-
-
-def _newline_of(text: str) -> str:
+def newline_of(text: str) -> str:
     """The file's line ending, judged by its first line; LF when it has none."""
     first = text.find("\n")
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
